@@ -1,0 +1,101 @@
+# Makefile - the one build for the tree: libgman, the server, tools, tests, benchmark.
+# Everything lands under $(BUILD), which mirrors the source folders. No autotools.
+
+BUILD    ?= build
+CC       ?= cc
+OPT      ?= -O2
+SAN      ?=
+WARN      = -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wvla
+CPPFLAGS += -D_GNU_SOURCE -I.
+CFLAGS   += $(OPT) -g -fPIC $(WARN) $(SAN)
+LDFLAGS  += $(SAN)
+EVENT_CFLAGS := $(shell pkg-config --cflags libevent_pthreads 2>/dev/null)
+EVENT_LIBS   := $(shell pkg-config --libs libevent_core libevent_pthreads 2>/dev/null || echo -levent_core -levent_pthreads)
+CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+LIBGMAN_SRC := $(sort $(wildcard libgman/*.c))
+LIBGMAN_OBJ := $(LIBGMAN_SRC:%.c=$(BUILD)/%.o)
+LIBGMAN     := $(BUILD)/libgman.a
+
+QB_SRC      := $(sort $(wildcard queue_backends/*.c))
+SERVER_SRC  := $(sort $(wildcard server/*.c))
+SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(QB_SRC:%.c=$(BUILD)/%.o)
+SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
+
+BENCH_SRC   := $(sort $(wildcard bench/*.c))
+BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+UNIT_LIBGMAN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/libgman/test_*.c)))
+UNIT_SERVER  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/server/test_*.c)))
+UNIT_TESTS   := $(UNIT_LIBGMAN) $(UNIT_SERVER)
+
+PROGRAMS := $(BUILD)/gearmand $(BENCH_BIN)
+
+.PHONY: all deps run test test-unit test-integration test-asan test-tsan bench format format-check clean
+
+all: $(LIBGMAN) $(PROGRAMS) $(UNIT_TESTS)
+
+deps:
+	@sh scripts/deps.sh
+
+run: deps all
+	$(BUILD)/gearmand -L 127.0.0.1 -p 4730 -q memory -l stderr --verbose INFO
+
+test: deps
+	$(MAKE) all
+	$(MAKE) test-unit test-integration
+
+test-unit: $(UNIT_TESTS)
+	@sh tests/run_unit.sh $(UNIT_TESTS)
+
+test-integration: $(BUILD)/gearmand
+	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/integration/run.sh
+
+test-asan: deps
+	$(MAKE) BUILD=build/asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(MAKE) BUILD=build/asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    test-unit test-integration
+
+test-tsan: deps
+	$(MAKE) BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" all
+	$(MAKE) BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" test-integration
+
+bench: deps all
+	@BUILD_DIR=$(abspath $(BUILD)) sh bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(EVENT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBGMAN): $(LIBGMAN_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/gearmand: $(SERVER_OBJ) $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) -lpthread
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+
+$(BUILD)/tests/libgman/%: $(BUILD)/tests/libgman/%.o $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+
+$(BUILD)/tests/server/%: $(BUILD)/tests/server/%.o $(SERVER_LIB_OBJ) $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(EVENT_LIBS) -lpthread
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
