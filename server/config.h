@@ -57,7 +57,8 @@ struct config {
     int syslog;                /* --syslog */
     uint32_t max_packet;       /* --max-packet-size bytes (ours) */
     unsigned packet_timeout;   /* --packet-timeout seconds to finish a started packet (ours) */
-    /* durable queue options, stored for the backend (heap or NULL) */
+    /* durable queue options, stored for the backend (heap or NULL). NULL means "not given": the
+     * backend applies its own default (libpq table "queue", mysql table "gearman_queue"). */
     char *libpq_conninfo;
     char *libpq_table;
     char *mysql_host;
@@ -76,7 +77,10 @@ void config_destroy(struct config *cfg);
 
 /* config_parse: apply argv (and --config-file / @file, and GEARMAND_PORT from env, which may be
  * NULL) on top of the defaults. Returns 0 or a negative status with err->msg saying which option
- * was wrong, in gearmand's words ("unrecognised option '--verb'"). */
+ * was wrong, in gearmand's words ("unrecognised option '--verb'"). The command line wins over
+ * the config file (default /etc/gearmand.conf, ignored when missing; "--config-file=" reads
+ * none); env_port applies only when no source gave -p and it is a valid port. On failure cfg
+ * may be partly updated: the caller still calls config_destroy. */
 int config_parse(struct config *cfg, int argc, char **argv, const char *env_port,
                  struct gman_err *err) GMAN_MUSTCHECK;
 
