@@ -13,14 +13,18 @@ LDFLAGS  += $(SAN)
 EVENT_CFLAGS := $(shell pkg-config --cflags libevent_pthreads 2>/dev/null)
 EVENT_LIBS   := $(shell pkg-config --libs libevent_core libevent_pthreads 2>/dev/null || echo -levent_core -levent_pthreads)
 CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+DB_CFLAGS    := $(shell pkg-config --cflags libpq libmariadb 2>/dev/null)
+DB_LIBS      := $(shell pkg-config --libs libpq libmariadb 2>/dev/null || echo -lpq -lmariadb)
 
 LIBGMAN_SRC := $(sort $(wildcard libgman/*.c))
 LIBGMAN_OBJ := $(LIBGMAN_SRC:%.c=$(BUILD)/%.o)
 LIBGMAN     := $(BUILD)/libgman.a
 
 QB_SRC      := $(sort $(wildcard queue_backends/*.c))
+QB_OBJ      := $(QB_SRC:%.c=$(BUILD)/%.o)
+QB_LIB      := $(BUILD)/libqb.a
 SERVER_SRC  := $(sort $(wildcard server/*.c))
-SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(QB_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 
 BENCH_SRC   := $(sort $(wildcard bench/*.c))
@@ -29,10 +33,11 @@ BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 UNIT_LIBGMAN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/libgman/test_*.c)))
 UNIT_SERVER  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/server/test_*.c)))
 UNIT_TESTS   := $(UNIT_LIBGMAN) $(UNIT_SERVER)
+CONTRACT_TEST := $(BUILD)/tests/queue_backends/test_contract
 
 PROGRAMS := $(BUILD)/gearmand $(BENCH_BIN)
 
-.PHONY: all deps run test test-unit test-integration test-asan test-tsan bench format format-check clean
+.PHONY: all deps run test test-unit test-db test-integration test-asan test-tsan bench format format-check clean
 
 all: $(LIBGMAN) $(PROGRAMS) $(UNIT_TESTS)
 
@@ -48,6 +53,9 @@ test: deps
 
 test-unit: $(UNIT_TESTS)
 	@sh tests/run_unit.sh $(UNIT_TESTS)
+
+test-db: $(BUILD)/gearmand $(CONTRACT_TEST)
+	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/queue_backends/run.sh
 
 test-integration: $(BUILD)/gearmand
 	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/integration/run.sh
@@ -79,15 +87,23 @@ clean:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(EVENT_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(EVENT_CFLAGS) $(DB_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBGMAN): $(LIBGMAN_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/gearmand: $(SERVER_OBJ) $(LIBGMAN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) -lpthread
+$(QB_LIB): $(QB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/gearmand: $(SERVER_OBJ) $(QB_LIB) $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(DB_LIBS) -lpthread
+
+$(CONTRACT_TEST): $(BUILD)/tests/queue_backends/test_contract.o $(QB_LIB) $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(DB_LIBS) -lpthread
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
@@ -95,7 +111,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBGMAN)
 $(BUILD)/tests/libgman/%: $(BUILD)/tests/libgman/%.o $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
 
-$(BUILD)/tests/server/%: $(BUILD)/tests/server/%.o $(SERVER_LIB_OBJ) $(LIBGMAN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(EVENT_LIBS) -lpthread
+$(BUILD)/tests/server/%: $(BUILD)/tests/server/%.o $(SERVER_LIB_OBJ) $(QB_LIB) $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(EVENT_LIBS) $(DB_LIBS) -lpthread
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

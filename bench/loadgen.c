@@ -9,10 +9,10 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,11 +27,12 @@
 #define LG_MAX_THREADS 64
 #define LG_STAMP_LEN 16 /* hex digits of the send time (ns) opening a foreground payload */
 #define LG_NS_PER_S 1000000000ull
+/* /proc/PID/stat up to utime (field 14) and stime (15); comm is "(gearmand)" */
+#define LG_STAT_FMT "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
 
-enum lg_mode { MODE_SUBMIT_BG, MODE_DRAIN, MODE_ROUNDTRIP, MODE_SERIAL, MODE_FILL, MODE_FREEPORT };
+enum lg_mode { MODE_NONE = -1, MODE_SUBMIT_BG, MODE_DRAIN, MODE_ROUNDTRIP, MODE_SERIAL, MODE_FILL };
 
-static const char *const lg_mode_names[] = {"submit-bg", "drain", "roundtrip",
-                                            "serial",    "fill",  "freeport"};
+static const char *const lg_mode_names[] = {"submit-bg", "drain", "roundtrip", "serial", "fill"};
 
 enum lg_role {
     ROLE_BG,     /* SUBMIT_JOB_BG until its quota is acked by JOB_CREATED */
@@ -40,21 +41,41 @@ enum lg_role {
     ROLE_WORKER, /* GRAB_JOB_UNIQ / PRE_SLEEP / NOOP, echoing data, until the clients are done */
 };
 
+/* Command-line options; the numbers are all uint64_t so one table parses them. */
 struct opts {
     enum lg_mode mode;
-    int port;
-    uint64_t jobs;     /* -n: jobs in the timed phase */
-    size_t size;       /* -s: payload bytes */
-    unsigned conns;    /* -c: client (or drain worker) connections */
-    unsigned workers;  /* -W: worker connections for roundtrip */
-    unsigned threads;  /* -T */
-    unsigned window;   /* -w: submissions in flight per client connection */
-    unsigned grabs;    /* -g: GRAB_JOB_UNIQ in flight per worker connection */
-    unsigned timeout;  /* -t: seconds for the whole run */
-    uint64_t mark;     /* -M: jobs in the first and last fill windows */
-    int server_pid;    /* -P: server whose CPU time is sampled, 0 = none */
-    int skip_prefill;  /* -k: drain a queue filled beforehand */
-    const char *func;  /* -f */
+    uint64_t port;
+    uint64_t jobs;       /* -n: jobs in the timed phase */
+    uint64_t size;       /* -s: payload bytes */
+    uint64_t conns;      /* -c: client (or drain worker) connections */
+    uint64_t workers;    /* -W: worker connections for roundtrip */
+    uint64_t threads;    /* -T */
+    uint64_t window;     /* -w: submissions in flight per client connection */
+    uint64_t grabs;      /* -g: GRAB_JOB_UNIQ in flight per worker connection */
+    uint64_t timeout;    /* -t: seconds for the whole run */
+    uint64_t mark;       /* -M: jobs in the first and last fill windows */
+    uint64_t server_pid; /* -P: server whose CPU time is sampled, 0 = none */
+    int skip_prefill;    /* -k: drain a queue filled beforehand */
+    const char *func;    /* -f */
+};
+
+/* The numeric options: letter, accepted range, default (0: required or set per mode), field. */
+static const struct lg_numopt {
+    char letter;
+    uint64_t lo, hi, def;
+    size_t off;
+} lg_numopts[] = {
+    {'p', 1, 65535, 0, offsetof(struct opts, port)},
+    {'n', 1, 1000000000, 0, offsetof(struct opts, jobs)},
+    {'s', 0, 16u << 20, 64, offsetof(struct opts, size)},
+    {'c', 1, LG_MAX_CONNS / 2, 4, offsetof(struct opts, conns)},
+    {'W', 1, LG_MAX_CONNS / 2, 0, offsetof(struct opts, workers)},
+    {'T', 1, LG_MAX_THREADS, 2, offsetof(struct opts, threads)},
+    {'w', 1, 1u << 20, 64, offsetof(struct opts, window)},
+    {'g', 1, 1u << 20, 0, offsetof(struct opts, grabs)},
+    {'t', 1, 86400, 300, offsetof(struct opts, timeout)},
+    {'M', 1, 1000000000, 10000, offsetof(struct opts, mark)},
+    {'P', 1, 1u << 30, 0, offsetof(struct opts, server_pid)},
 };
 
 /* One phase's state shared by its threads; every field written by threads is atomic. */
@@ -71,7 +92,6 @@ struct shared {
     atomic_uint clients_left;        /* measured connections still running */
     atomic_int stop;                 /* all measured connections done: workers stop */
     atomic_int failed;               /* 1 = a connection failed, 2 = timeout */
-    pthread_barrier_t start;
 };
 
 /* One connection; owned by one thread during a phase. */
@@ -80,14 +100,14 @@ struct conn {
     enum lg_role role;
     unsigned id;
     struct gman_buf in, out;
-    uint64_t quota;   /* jobs to submit (client roles) */
-    uint64_t sent;    /* submissions queued */
-    uint64_t acked;   /* replies that finished a job */
-    unsigned grabs;   /* GRAB_JOB_UNIQ in flight */
-    int active;       /* worker: keep grabbing */
-    int sleeping;     /* worker: PRE_SLEEP sent, waiting for NOOP */
-    int echo_wait;    /* ECHO_RES still expected */
-    int barrier;      /* drain: final ECHO barrier sent */
+    uint64_t quota; /* jobs to submit (client roles) */
+    uint64_t sent;  /* submissions queued */
+    uint64_t acked; /* replies that finished a job */
+    uint64_t grabs; /* GRAB_JOB_UNIQ in flight */
+    int active;     /* worker: keep grabbing */
+    int sleeping;   /* worker: PRE_SLEEP sent, waiting for NOOP */
+    int echo_wait;  /* ECHO_RES still expected */
+    int barrier;    /* drain: final ECHO barrier sent */
     int done;
     uint64_t end_ns;  /* when the connection finished */
     uint64_t *lat;    /* foreground latencies (ns), quota slots */
@@ -110,8 +130,10 @@ now_ns(void)
     return (uint64_t)ts.tv_sec * LG_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+static int conn_fail(struct conn *c, const char *fmt, ...) GMAN_PRINTF(2, 3);
+
 /* conn_fail: record the first reason c failed; returns -1. */
-static int GMAN_PRINTF(2, 3)
+static int
 conn_fail(struct conn *c, const char *fmt, ...)
 {
     if (c->err[0] == '\0') {
@@ -138,10 +160,9 @@ send_pkt(struct conn *c, uint32_t type, const struct gman_slice *args, unsigned 
 static int
 submit_one(struct conn *c, const struct opts *o)
 {
-    if (c->role == ROLE_FG) {
-        char stamp[LG_STAMP_LEN + 1];
-        snprintf(stamp, sizeof stamp, "%016" PRIx64, now_ns());
-        memcpy(c->payload, stamp, LG_STAMP_LEN);
+    uint64_t t = now_ns();
+    for (int i = LG_STAMP_LEN - 1; c->role == ROLE_FG && i >= 0; i--, t >>= 4) {
+        c->payload[i] = (uint8_t)("0123456789abcdef"[t & 15]);
     }
     struct gman_slice args[3] = {GMAN_SLICE_STR(o->func), {"", 0}, {c->payload, o->size}};
     c->sent++;
@@ -188,8 +209,8 @@ conn_flush(struct conn *c)
     return 0;
 }
 
-/* job_acked: count one finished job on c and globally; stamp the fill marks. */
-static void
+/* job_acked: count one finished job on c and globally; stamp the fill marks. Returns 0. */
+static int
 job_acked(struct conn *c, struct shared *sh)
 {
     c->acked++;
@@ -200,6 +221,7 @@ job_acked(struct conn *c, struct shared *sh)
     if (sh->marks && n == sh->total - sh->o->mark) {
         atomic_store(&sh->mark_last, now_ns());
     }
+    return 0;
 }
 
 /* on_fg_complete: a foreground result; the echoed stamp gives the job's latency. */
@@ -216,8 +238,7 @@ on_fg_complete(struct conn *c, struct shared *sh, struct gman_packet *p)
     memcpy(stamp, p->arg[1], LG_STAMP_LEN);
     stamp[LG_STAMP_LEN] = '\0';
     c->lat[c->acked] = now_ns() - strtoull(stamp, NULL, 16);
-    job_acked(c, sh);
-    return 0;
+    return job_acked(c, sh);
 }
 
 /* on_assign: complete the job at once (echoing its data in roundtrip); 0 or -1. */
@@ -257,28 +278,14 @@ after_grab(struct conn *c)
     return 0;
 }
 
-/* on_error_pkt: an ERROR reply ends the run with the server's code and text. */
-static int
-on_error_pkt(struct conn *c, struct gman_packet *p)
-{
-    if (gman_packet_split(p, 2, NULL) != 0) {
-        return conn_fail(c, "malformed ERROR packet");
-    }
-    return conn_fail(c, "server ERROR %.*s %.*s", (int)p->arg_len[0], (const char *)p->arg[0],
-                     (int)p->arg_len[1], (const char *)p->arg[1]);
-}
-
 /* dispatch: handle one reply according to c's role; 0 or -1. */
 static int
 dispatch(struct conn *c, struct shared *sh, struct gman_packet *p)
 {
     int client = c->role == ROLE_BG || c->role == ROLE_FG;
     switch (client ? p->type : p->type + 1000) { /* worker replies are offset by 1000 */
-    case GMAN_CMD_JOB_CREATED:
-        if (c->role == ROLE_BG) {
-            job_acked(c, sh);
-        }
-        return 0;
+    case GMAN_CMD_JOB_CREATED: /* a foreground job is finished by its WORK_COMPLETE */
+        return c->role == ROLE_BG ? job_acked(c, sh) : 0;
     case GMAN_CMD_WORK_COMPLETE:
         return c->role == ROLE_FG ? on_fg_complete(c, sh, p) : conn_fail(c, "stray WORK_COMPLETE");
     case GMAN_CMD_JOB_ASSIGN_UNIQ + 1000:
@@ -295,8 +302,12 @@ dispatch(struct conn *c, struct shared *sh, struct gman_packet *p)
         c->echo_wait -= c->echo_wait > 0;
         return 0;
     case GMAN_CMD_ERROR:
-    case GMAN_CMD_ERROR + 1000:
-        return on_error_pkt(c, p);
+    case GMAN_CMD_ERROR + 1000: /* ends the run with the server's code and text */
+        if (gman_packet_split(p, 2, NULL) != 0) {
+            return conn_fail(c, "malformed ERROR packet");
+        }
+        return conn_fail(c, "server ERROR %.*s %.*s", (int)p->arg_len[0], (const char *)p->arg[0],
+                         (int)p->arg_len[1], (const char *)p->arg[1]);
     default:
         return conn_fail(c, "unexpected %s", gman_commands_name(p->type));
     }
@@ -362,22 +373,8 @@ conn_check_done(struct conn *c, struct shared *sh)
     }
 }
 
-/* conn_step: one round for c after poll: input, refill, output; 0 or -1. */
-static int
-conn_step(struct conn *c, struct shared *sh, short revents)
-{
-    if ((revents & (POLLIN | POLLERR | POLLHUP)) && conn_read(c, sh) != 0) {
-        return -1;
-    }
-    if (conn_fill(c, sh) != 0 || conn_flush(c) != 0) {
-        return -1;
-    }
-    conn_check_done(c, sh);
-    return 0;
-}
-
-/* thread_loop: poll t's connections until all are done, one fails or time runs out;
- * pfd has t->n slots. Returns 0 or -1 (sh->failed says why). */
+/* thread_loop: fill and flush t's connections, poll, read; until all are done, one fails or
+ * time runs out. pfd has t->n slots. Returns 0 or -1 (sh->failed says why). */
 static int
 thread_loop(struct thread *t, struct pollfd *pfd)
 {
@@ -386,9 +383,11 @@ thread_loop(struct thread *t, struct pollfd *pfd)
         unsigned live = 0;
         for (unsigned i = 0; i < t->n; i++) {
             struct conn *c = t->conns[i];
+            if (!c->done && (conn_fill(c, sh) != 0 || conn_flush(c) != 0)) {
+                atomic_store(&sh->failed, 1);
+            }
             pfd[i].fd = c->done ? -1 : c->fd;
             pfd[i].events = (short)(POLLIN | (gman_buf_len(&c->out) > 0 ? POLLOUT : 0));
-            pfd[i].revents = 0;
             live += !c->done;
         }
         if (live == 0 || atomic_load(&sh->failed) != 0) {
@@ -403,85 +402,35 @@ thread_loop(struct thread *t, struct pollfd *pfd)
             return conn_fail(t->conns[0], "poll: %s", strerror(errno));
         }
         for (unsigned i = 0; i < t->n; i++) {
-            if (!t->conns[i]->done && conn_step(t->conns[i], sh, pfd[i].revents) != 0) {
+            struct conn *c = t->conns[i];
+            if (!c->done && (pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) &&
+                conn_read(c, sh) != 0) {
                 atomic_store(&sh->failed, 1);
                 return -1;
+            }
+            if (!c->done) {
+                conn_check_done(c, sh);
             }
         }
     }
 }
 
-/* thread_run: prime the pipelines, then run the loop; NULL pfd means out of memory. */
-static void
-thread_run(struct thread *t)
+/* thread_run: one thread's share of a phase (pthread entry point). */
+static void *
+thread_run(void *arg)
 {
+    struct thread *t = arg;
     struct pollfd *pfd = calloc(t->n, sizeof *pfd);
-    for (unsigned i = 0; i < t->n && pfd != NULL; i++) {
-        if (conn_fill(t->conns[i], t->sh) != 0 || conn_flush(t->conns[i]) != 0) {
-            atomic_store(&t->sh->failed, 1);
-        }
-    }
     if (pfd == NULL) {
         atomic_store(&t->sh->failed, 1);
     } else {
         (void)thread_loop(t, pfd);
     }
     free(pfd);
-}
-
-static void *
-thread_main(void *arg)
-{
-    struct thread *t = arg;
-    pthread_barrier_wait(&t->sh->start);
-    thread_run(t);
     return NULL;
 }
 
-/* conn_new: connect to 127.0.0.1:port (TCP_NODELAY, non-blocking) and queue the role's
- * registration plus a sync ECHO; NULL on failure (printed). */
-static struct conn *
-conn_new(const struct opts *o, enum lg_role role, unsigned id, uint64_t quota)
-{
-    struct conn *c = calloc(1, sizeof *c);
-    if (c == NULL || (c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-        perror("loadgen: socket");
-        free(c);
-        return NULL;
-    }
-    *c = (struct conn){.fd = c->fd, .role = role, .id = id, .quota = quota};
-    c->active = role == ROLE_DRAIN;
-    c->sleeping = role == ROLE_WORKER;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1, bad = connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0;
-    if (bad) {
-        fprintf(stderr, "loadgen: connect 127.0.0.1:%d: %s\n", o->port, strerror(errno));
-    }
-    bad = bad || fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) != 0;
-    bad = bad || setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0;
-    int client = role == ROLE_BG || role == ROLE_FG;
-    bad = bad || (client && (c->payload = malloc(o->size + 1)) == NULL);
-    bad = bad || (role == ROLE_FG && (c->lat = calloc(quota + 1, sizeof *c->lat)) == NULL);
-    for (size_t i = 0; !bad && client && i < o->size; i++) {
-        c->payload[i] = (uint8_t)('a' + i % 26);
-    }
-    struct gman_slice f = GMAN_SLICE_STR(o->func), e = {"sync", 4};
-    bad = bad || (!client && send_pkt(c, GMAN_CMD_CAN_DO, &f, 1) != 0);
-    bad = bad || (role == ROLE_WORKER && send_pkt(c, GMAN_CMD_PRE_SLEEP, NULL, 0) != 0);
-    bad = bad || send_pkt(c, GMAN_CMD_ECHO_REQ, &e, 1) != 0;
-    c->echo_wait = 1;
-    if (bad) {
-        close(c->fd);
-        free(c->payload);
-        free(c->lat);
-        gman_buf_destroy(&c->out);
-        free(c);
-        return NULL;
-    }
-    return c;
-}
-
+/* conn_free: close and free c (NULL is fine). */
 static void
 conn_free(struct conn *c)
 {
@@ -495,6 +444,47 @@ conn_free(struct conn *c)
     }
 }
 
+/* conn_new: connect to 127.0.0.1:port (TCP_NODELAY, non-blocking) and queue the role's
+ * registration plus a sync ECHO; NULL on failure (printed). */
+static struct conn *
+conn_new(const struct opts *o, enum lg_role role, unsigned id, uint64_t quota)
+{
+    struct conn *c = malloc(sizeof *c);
+    int fd = c != NULL ? socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+    if (fd < 0) {
+        perror("loadgen: socket");
+        free(c);
+        return NULL;
+    }
+    *c = (struct conn){.fd = fd, .role = role, .id = id, .quota = quota, .echo_wait = 1};
+    gman_buf_init(&c->in);
+    gman_buf_init(&c->out);
+    c->active = role == ROLE_DRAIN;    /* a drain worker grabs at once */
+    c->sleeping = role == ROLE_WORKER; /* a roundtrip worker starts asleep (PRE_SLEEP below) */
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1, bad = connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0;
+    if (bad) {
+        fprintf(stderr, "loadgen: connect 127.0.0.1:%" PRIu64 ": %s\n", o->port, strerror(errno));
+    }
+    bad = bad || fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) != 0;
+    bad = bad || setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0;
+    int client = role == ROLE_BG || role == ROLE_FG;
+    bad = bad || (client && (c->payload = malloc(o->size + 1)) == NULL);
+    bad = bad || (role == ROLE_FG && (c->lat = calloc(quota + 1, sizeof *c->lat)) == NULL);
+    for (size_t i = 0; !bad && client && i < o->size; i++) {
+        c->payload[i] = (uint8_t)('a' + i % 26);
+    }
+    struct gman_slice f = GMAN_SLICE_STR(o->func), e = {"sync", 4};
+    bad = bad || (!client && send_pkt(c, GMAN_CMD_CAN_DO, &f, 1) != 0);
+    bad = bad || (role == ROLE_WORKER && send_pkt(c, GMAN_CMD_PRE_SLEEP, NULL, 0) != 0);
+    if (bad || send_pkt(c, GMAN_CMD_ECHO_REQ, &e, 1) != 0) {
+        conn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* A set of connections run together in one phase. */
 struct phase {
     struct conn *conns[LG_MAX_CONNS];
@@ -505,13 +495,9 @@ struct phase {
 
 /* phase_add: open count connections of role sharing jobs between them; 0 or -1 (printed). */
 static int
-phase_add(struct phase *ph, const struct opts *o, enum lg_role role, unsigned count, uint64_t jobs)
+phase_add(struct phase *ph, const struct opts *o, enum lg_role role, uint64_t count, uint64_t jobs)
 {
-    for (unsigned i = 0; i < count; i++) {
-        if (ph->n >= LG_MAX_CONNS) {
-            fprintf(stderr, "loadgen: more than %d connections\n", LG_MAX_CONNS);
-            return -1;
-        }
+    for (uint64_t i = 0; i < count; i++) { /* -c, -W <= LG_MAX_CONNS / 2 each: room for all */
         uint64_t quota = jobs / count + (i < jobs % count ? 1 : 0);
         if ((ph->conns[ph->n] = conn_new(o, role, ph->n, quota)) == NULL) {
             return -1;
@@ -520,15 +506,6 @@ phase_add(struct phase *ph, const struct opts *o, enum lg_role role, unsigned co
         ph->measured += role != ROLE_WORKER;
     }
     return 0;
-}
-
-static void
-phase_free(struct phase *ph)
-{
-    for (unsigned i = 0; i < ph->n; i++) {
-        conn_free(ph->conns[i]);
-    }
-    ph->n = 0;
 }
 
 /* phase_errors: print every connection's failure; returns sh->failed as 0, -1 or -2. */
@@ -540,11 +517,7 @@ phase_errors(const struct phase *ph, struct shared *sh)
             fprintf(stderr, "loadgen: %s\n", ph->conns[i]->err);
         }
     }
-    int failed = atomic_load(&sh->failed);
-    if (failed == 2) {
-        fprintf(stderr, "loadgen: timeout after %u s\n", sh->o->timeout);
-    }
-    return failed == 2 ? -2 : failed != 0 ? -1 : 0;
+    return atomic_load(&sh->failed) == 2 ? -2 : atomic_load(&sh->failed) != 0 ? -1 : 0;
 }
 
 /* phase_setup: on this thread, wait until every connection's registration has been echoed. */
@@ -553,7 +526,7 @@ phase_setup(struct phase *ph, struct shared *sh)
 {
     struct thread t = {.sh = sh, .conns = ph->conns, .n = ph->n};
     sh->setup = 1;
-    thread_run(&t);
+    (void)thread_run(&t);
     sh->setup = 0;
     for (unsigned i = 0; i < ph->n; i++) {
         ph->conns[i]->done = 0;
@@ -565,7 +538,7 @@ phase_setup(struct phase *ph, struct shared *sh)
 static int
 phase_run(struct phase *ph, struct shared *sh)
 {
-    unsigned nt = sh->o->threads < ph->n ? sh->o->threads : ph->n;
+    unsigned nt = sh->o->threads < ph->n ? (unsigned)sh->o->threads : ph->n, started = 0;
     struct thread th[LG_MAX_THREADS];
     struct conn *slots[LG_MAX_CONNS];
     unsigned used = 0;
@@ -577,19 +550,17 @@ phase_run(struct phase *ph, struct shared *sh)
         }
     }
     atomic_store(&sh->clients_left, ph->measured);
-    pthread_barrier_init(&sh->start, NULL, nt + 1);
-    for (unsigned t = 0; t < nt; t++) {
-        if (pthread_create(&th[t].tid, NULL, thread_main, &th[t]) != 0) {
+    sh->t0 = now_ns();
+    for (; started < nt; started++) {
+        if (pthread_create(&th[started].tid, NULL, thread_run, &th[started]) != 0) {
             fprintf(stderr, "loadgen: pthread_create failed\n");
-            exit(1); /* earlier threads wait on the barrier: no way back */
+            atomic_store(&sh->failed, 1);
+            break;
         }
     }
-    sh->t0 = now_ns();
-    pthread_barrier_wait(&sh->start);
-    for (unsigned t = 0; t < nt; t++) {
+    for (unsigned t = 0; t < started; t++) {
         pthread_join(th[t].tid, NULL);
     }
-    pthread_barrier_destroy(&sh->start);
     ph->end_ns = sh->t0;
     for (unsigned i = 0; i < ph->n; i++) {
         struct conn *c = ph->conns[i];
@@ -600,27 +571,20 @@ phase_run(struct phase *ph, struct shared *sh)
     return phase_errors(ph, sh);
 }
 
-/* proc_cpu_ms: utime+stime of pid in ms from /proc/PID/stat, or -1. */
+/* proc_cpu_ms: utime+stime of pid in ms from /proc/PID/stat (fields 14, 15), or -1. */
 static long long
 proc_cpu_ms(int pid)
 {
-    char path[64], line[1024];
+    char path[64];
+    unsigned long long ut, st;
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    char *ok = fgets(line, sizeof line, f);
-    fclose(f);
-    char *p = ok != NULL ? strrchr(line, ')') : NULL;
-    unsigned long long ut = 0, st = 0;
-    /* after ") " come state (field 3) and fields 4..13, then utime (14) and stime (15) */
-    if (p == NULL || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut,
-                            &st) != 2) {
-        return -1;
+    int n = f != NULL ? fscanf(f, LG_STAT_FMT, &ut, &st) : 0;
+    if (f != NULL) {
+        fclose(f);
     }
     long hz = sysconf(_SC_CLK_TCK);
-    return (long long)((ut + st) * 1000ull / (unsigned long long)(hz > 0 ? hz : 100));
+    return n == 2 ? (long long)((ut + st) * 1000ull / (unsigned long long)(hz > 0 ? hz : 100)) : -1;
 }
 
 static int
@@ -657,7 +621,7 @@ print_latency(const struct phase *ph)
     free(all);
 }
 
-/* print_phase: throughput, fill rates, server and own CPU of a finished phase. */
+/* print_phase: throughput, fill rates and server CPU of a finished phase. */
 static void
 print_phase(const struct phase *ph, struct shared *sh, long long cpu0, long long cpu1)
 {
@@ -675,11 +639,6 @@ print_phase(const struct phase *ph, struct shared *sh, long long cpu0, long long
         printf("server_cpu_ms=%lld\nserver_cpu_ms_per_1k=%.3f\n", cpu1 - cpu0,
                jobs > 0 ? (double)(cpu1 - cpu0) * 1000.0 / (double)jobs : 0.0);
     }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    long long self = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-                     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
-    printf("loadgen_cpu_ms=%lld\n", self);
     print_latency(ph);
 }
 
@@ -689,17 +648,9 @@ print_phase(const struct phase *ph, struct shared *sh, long long cpu0, long long
 static int
 run_phase(const struct opts *o, uint64_t deadline, int timed)
 {
-    struct shared sh;
-    memset(&sh, 0, sizeof sh);
-    sh.o = o;
-    sh.deadline = deadline;
-    sh.total = o->jobs;
+    /* members left out are zero-initialized, a valid state for atomics (C11 7.17.2.1) */
+    struct shared sh = {.o = o, .deadline = deadline, .total = o->jobs};
     sh.marks = (o->mode == MODE_SUBMIT_BG || o->mode == MODE_FILL) && o->jobs >= 2 * o->mark;
-    atomic_init(&sh.acked, 0);
-    atomic_init(&sh.mark_first, 0);
-    atomic_init(&sh.mark_last, 0);
-    atomic_init(&sh.stop, 0);
-    atomic_init(&sh.failed, 0);
     struct phase ph = {.n = 0};
     int rc;
     if (!timed || o->mode == MODE_SUBMIT_BG || o->mode == MODE_FILL) {
@@ -712,9 +663,9 @@ run_phase(const struct opts *o, uint64_t deadline, int timed)
     }
     rc = rc != 0 ? rc : phase_setup(&ph, &sh);
     if (rc == 0) {
-        long long cpu0 = timed && o->server_pid > 0 ? proc_cpu_ms(o->server_pid) : -1;
+        long long cpu0 = timed && o->server_pid > 0 ? proc_cpu_ms((int)o->server_pid) : -1;
         rc = phase_run(&ph, &sh);
-        long long cpu1 = timed && o->server_pid > 0 ? proc_cpu_ms(o->server_pid) : -1;
+        long long cpu1 = timed && o->server_pid > 0 ? proc_cpu_ms((int)o->server_pid) : -1;
         if (timed) {
             print_phase(&ph, &sh, cpu0, cpu1);
         } else {
@@ -727,45 +678,24 @@ run_phase(const struct opts *o, uint64_t deadline, int timed)
                 (uint64_t)atomic_load(&sh.acked), o->jobs);
         rc = -1;
     }
-    phase_free(&ph);
-    return rc;
-}
-
-/* free_port: print a loopback port that was free a moment ago (for run.sh); exit status. */
-static int
-free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
-        perror("loadgen: freeport");
-        return 1;
+    for (unsigned i = 0; i < ph.n; i++) {
+        conn_free(ph.conns[i]);
     }
-    printf("port=%u\n", (unsigned)ntohs(sa.sin_port));
-    close(fd);
-    return 0;
+    return rc;
 }
 
 static void
 usage(FILE *out)
 {
     fputs("usage: loadgen -m MODE -p PORT [options]   (connects to 127.0.0.1 only)\n"
-          "modes: submit-bg drain roundtrip serial fill freeport\n"
-          "  -n N   jobs (default 100000; fill 1000000; serial 10000)\n"
-          "  -s S   payload bytes (default 64; at least 16 for roundtrip and serial)\n"
-          "  -c C   client connections, or drain worker connections (default 4)\n"
-          "  -W W   worker connections for roundtrip (default: C)\n"
-          "  -T T   threads (default 2)\n"
-          "  -w W   submissions in flight per client connection (default 64)\n"
-          "  -g G   GRAB_JOB_UNIQ in flight per worker (default: W for drain, else 1)\n"
-          "  -t S   hard timeout in seconds for the whole run (default 300)\n"
-          "  -M M   jobs in the first and last fill windows (default 10000)\n"
-          "  -P PID sample this server's CPU time (utime+stime) over the timed phase\n"
-          "  -f F   function name (default loadgen_bench)\n"
-          "  -k     drain: the queue was filled beforehand, skip the prefill\n"
+          "  -m     submit-bg | drain | roundtrip | serial | fill\n"
+          "  -n N   jobs (default 100000; fill 1000000; serial 10000)  -s S  payload bytes (64)\n"
+          "  -c C   client or drain-worker connections (4)  -W W  roundtrip workers (C)\n"
+          "  -T T   threads (2)  -w W  submissions in flight per client connection (64)\n"
+          "  -g G   GRAB_JOB_UNIQ in flight per worker (drain: W, else 1)\n"
+          "  -t S   hard timeout, seconds (300)  -M M  jobs in the first/last fill window (10000)\n"
+          "  -P PID sample this server's utime+stime over the timed phase\n"
+          "  -f F   function (loadgen_bench)  -k  drain: queue already filled, skip the prefill\n"
           "output: key=value lines; exit 0 ok, 1 error, 2 timeout\n",
           out);
 }
@@ -785,73 +715,60 @@ parse_num(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     return 0;
 }
 
-/* parse_opt: apply one option; *seen collects the letters given. 0 or -1. */
+/* parse_opt: apply one option; 0 or -1 (printed). */
 static int
-parse_opt(struct opts *o, int ch, const char *arg, uint64_t *seen)
+parse_opt(struct opts *o, int ch, const char *arg)
 {
-    uint64_t v = 0;
-    int rc = 0;
-    *seen |= 1ull << (ch & 63);
-    switch (ch) {
-    case 'm':
-        for (size_t i = 0; i < sizeof lg_mode_names / sizeof lg_mode_names[0]; i++) {
-            if (strcmp(arg, lg_mode_names[i]) == 0) {
-                o->mode = (enum lg_mode)i;
-                return 0;
-            }
+    for (size_t i = 0; ch == 'm' && i < sizeof lg_mode_names / sizeof lg_mode_names[0]; i++) {
+        if (strcmp(arg, lg_mode_names[i]) == 0) {
+            o->mode = (enum lg_mode)i;
+            return 0;
         }
-        fprintf(stderr, "loadgen: unknown mode '%s'\n", arg);
-        return -1;
-    case 'f': o->func = arg; return 0;
-    case 'k': o->skip_prefill = 1; return 0;
-    case 'p': rc = parse_num(arg, 1, 65535, &v); o->port = (int)v; break;
-    case 'n': rc = parse_num(arg, 1, 1000000000, &v); o->jobs = v; break;
-    case 's': rc = parse_num(arg, 0, 16u << 20, &v); o->size = (size_t)v; break;
-    case 'c': rc = parse_num(arg, 1, LG_MAX_CONNS / 2, &v); o->conns = (unsigned)v; break;
-    case 'W': rc = parse_num(arg, 1, LG_MAX_CONNS / 2, &v); o->workers = (unsigned)v; break;
-    case 'T': rc = parse_num(arg, 1, LG_MAX_THREADS, &v); o->threads = (unsigned)v; break;
-    case 'w': rc = parse_num(arg, 1, 1u << 20, &v); o->window = (unsigned)v; break;
-    case 'g': rc = parse_num(arg, 1, 1u << 20, &v); o->grabs = (unsigned)v; break;
-    case 't': rc = parse_num(arg, 1, 86400, &v); o->timeout = (unsigned)v; break;
-    case 'M': rc = parse_num(arg, 1, 1000000000, &v); o->mark = v; break;
-    case 'P': rc = parse_num(arg, 1, 1u << 30, &v); o->server_pid = (int)v; break;
-    default: return -1;
     }
-    return rc;
+    for (size_t i = 0; i < sizeof lg_numopts / sizeof lg_numopts[0]; i++) {
+        if (lg_numopts[i].letter == ch) {
+            uint64_t *field = (uint64_t *)((char *)o + lg_numopts[i].off);
+            return parse_num(arg, lg_numopts[i].lo, lg_numopts[i].hi, field);
+        }
+    }
+    o->func = ch == 'f' ? arg : o->func;
+    o->skip_prefill |= ch == 'k';
+    if (ch == 'm') {
+        fprintf(stderr, "loadgen: unknown mode '%s'\n", arg);
+    }
+    return ch == 'f' || ch == 'k' ? 0 : -1;
 }
-
-#define LG_SEEN(seen, ch) (((seen) >> ((ch) & 63)) & 1)
 
 /* parse_args: argv -> opts with per-mode defaults; 0, -1 on error, 1 after -h. */
 static int
 parse_args(struct opts *o, int argc, char **argv)
 {
-    *o = (struct opts){.mode = MODE_SUBMIT_BG, .jobs = 100000, .size = 64, .conns = 4,
-                       .threads = 2, .window = 64, .grabs = 1, .timeout = 300, .mark = 10000,
-                       .func = "loadgen_bench"};
-    uint64_t seen = 0;
+    *o = (struct opts){.mode = MODE_NONE, .func = "loadgen_bench"};
+    for (size_t i = 0; i < sizeof lg_numopts / sizeof lg_numopts[0]; i++) {
+        *(uint64_t *)((char *)o + lg_numopts[i].off) = lg_numopts[i].def;
+    }
     int ch;
     while ((ch = getopt(argc, argv, "m:p:n:s:c:W:T:w:g:t:M:P:f:kh")) != -1) {
         if (ch == 'h') {
             usage(stdout);
             return 1;
         }
-        if (parse_opt(o, ch, optarg, &seen) != 0) {
+        if (parse_opt(o, ch, optarg) != 0) {
             usage(stderr);
             return -1;
         }
     }
-    if (!LG_SEEN(seen, 'm') || optind != argc || (o->port == 0 && o->mode != MODE_FREEPORT)) {
+    if (o->mode == MODE_NONE || o->port == 0 || optind != argc) {
         usage(stderr);
         return -1;
     }
-    o->jobs = LG_SEEN(seen, 'n') ? o->jobs : o->mode == MODE_FILL ? 1000000
-                                           : o->mode == MODE_SERIAL ? 10000 : o->jobs;
+    uint64_t jobs = o->mode == MODE_FILL ? 1000000 : o->mode == MODE_SERIAL ? 10000 : 100000;
+    o->jobs = o->jobs != 0 ? o->jobs : jobs;
     if (o->mode == MODE_SERIAL) {
         o->conns = o->workers = o->threads = o->window = o->grabs = 1;
     }
     o->workers = o->workers == 0 ? o->conns : o->workers;
-    o->grabs = o->mode == MODE_DRAIN && !LG_SEEN(seen, 'g') ? o->window : o->grabs;
+    o->grabs = o->grabs != 0 ? o->grabs : o->mode == MODE_DRAIN ? o->window : 1;
     if ((o->mode == MODE_ROUNDTRIP || o->mode == MODE_SERIAL) && o->size < LG_STAMP_LEN) {
         fprintf(stderr, "loadgen: %s needs -s >= %d\n", lg_mode_names[o->mode], LG_STAMP_LEN);
         return -1;
@@ -864,14 +781,15 @@ main(int argc, char **argv)
 {
     struct opts o;
     int rc = parse_args(&o, argc, argv);
-    if (rc != 0 || o.mode == MODE_FREEPORT) {
-        return rc > 0 ? 0 : rc < 0 ? 1 : free_port();
+    if (rc != 0) {
+        return rc > 0 ? 0 : 1;
     }
     uint64_t deadline = now_ns() + (uint64_t)o.timeout * LG_NS_PER_S;
     int rt = o.mode == MODE_ROUNDTRIP || o.mode == MODE_SERIAL;
-    printf("mode=%s\nport=%d\nsize=%zu\nconns=%u\nworkers=%u\nthreads=%u\nwindow=%u\ngrabs=%u\n",
-           lg_mode_names[o.mode], o.port, o.size, o.conns, rt ? o.workers : 0, o.threads,
-           o.window, o.grabs);
+    printf("mode=%s\nport=%" PRIu64 "\nsize=%" PRIu64 "\nconns=%" PRIu64 "\nworkers=%" PRIu64
+           "\nthreads=%" PRIu64 "\nwindow=%" PRIu64 "\ngrabs=%" PRIu64 "\n",
+           lg_mode_names[o.mode], o.port, o.size, o.conns, rt ? o.workers : 0, o.threads, o.window,
+           o.grabs);
     if (o.mode == MODE_DRAIN && !o.skip_prefill) {
         rc = run_phase(&o, deadline, 0);
     }

@@ -6,7 +6,9 @@ set -eu
 PACKAGES="gcc make pkg-config git ca-certificates procps iproute2 perl
 libevent-dev libcmocka-dev
 gearman-job-server gearman-tools libgearman-dev php-cli php-gearman libgearman-client-perl
-imagemagick"
+imagemagick
+libpq-dev postgresql postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+libmariadb-dev mariadb-server mariadb-client"
 
 missing=""
 for p in $PACKAGES; do

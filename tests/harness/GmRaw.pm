@@ -268,10 +268,11 @@ sub echo {
     return 1;
 }
 
-# submit: SUBMIT_* and expect JOB_CREATED; returns the handle.
+# submit: SUBMIT_* with ARGS (FUNC, UNIQ, [EPOCH or REDUCER, AGGREGATOR,] DATA) and expect
+# JOB_CREATED; returns the handle.
 sub submit {
-    my ($self, $type, $func, $uniq, $data) = @_;
-    $self->req($type, $func, $uniq, $data);
+    my ($self, $type, @args) = @_;
+    $self->req($type, @args);
     my $p = $self->expect(JOB_CREATED);
     like($p->{data}, qr/^[^\0]+\z/, "$self->{name}: JOB_CREATED handle");
     return $p->{data};

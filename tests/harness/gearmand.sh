@@ -105,8 +105,12 @@ gm_start() {
             return 0
         fi
         gm_log "server attempt $try on port $port did not come up:" \
-            "$(cat "$dir/stderr" 2>/dev/null | tail -n 3)"
+            "$(tail -n 3 "$dir/stderr" 2>/dev/null)"
         gm_kill "$pid"
+        # only a lost port race is worth another try; a refused option or a crash is not
+        if [ -s "$dir/stderr" ] || [ -s "$dir/gearmand.log" ]; then
+            grep -qiE 'bind|address|in use' "$dir/stderr" "$dir/gearmand.log" 2>/dev/null || break
+        fi
     done
     gm_fail "could not start $GEARMAND_BIN $*"
 }

@@ -5,8 +5,9 @@
 . "$(dirname "$0")/../harness/gearmand.sh"
 
 gm_start
-# gearadmin passes the \r of "ERR ...\r\n" replies through; exact bytes are checked in test_admin_text.sh
-ga() { timeout 10 gearadmin -h 127.0.0.1 -p "$GM_PORT" "$@" | tr -d "\r"; }
+# gearadmin passes the \r of "ERR ...\r\n" replies through (on stderr; merged here); exact bytes
+# are checked in test_admin_text.sh
+ga() { timeout 10 gearadmin -h 127.0.0.1 -p "$GM_PORT" "$@" 2>&1 | tr -d "\r"; }
 g() { timeout 10 gearman -h 127.0.0.1 -p "$GM_PORT" "$@"; }
 tab=$(printf '\t')
 
