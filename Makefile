@@ -7,7 +7,7 @@ OPT      ?= -O2
 SAN      ?=
 WARN      = -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wvla
-CPPFLAGS += -D_GNU_SOURCE -I.
+CPPFLAGS += -D_GNU_SOURCE -I. -I$(BUILD)
 CFLAGS   += $(OPT) -g -fPIC $(WARN) $(SAN)
 LDFLAGS  += $(SAN)
 EVENT_CFLAGS := $(shell pkg-config --cflags libevent_pthreads 2>/dev/null)
@@ -34,10 +34,15 @@ UNIT_LIBGMAN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/li
 UNIT_SERVER  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/server/test_*.c)))
 UNIT_TESTS   := $(UNIT_LIBGMAN) $(UNIT_SERVER)
 CONTRACT_TEST := $(BUILD)/tests/queue_backends/test_contract
+PG_TEST      := $(BUILD)/tests/queue_backends/test_postgres
+MYSQL_TEST   := $(BUILD)/tests/queue_backends/test_mysql
 
-PROGRAMS := $(BUILD)/gearmand $(BENCH_BIN)
+TOOLS_OBJ   := $(BUILD)/tools/opts.o
+TOOLS       := $(BUILD)/gearman $(BUILD)/gearadmin
 
-.PHONY: all deps run test test-unit test-db test-integration test-asan test-tsan bench format format-check clean
+PROGRAMS := $(BUILD)/gearmand $(BENCH_BIN) $(TOOLS)
+
+.PHONY: all deps run test test-unit test-db test-integration test-tools test-asan test-tsan bench format format-check clean
 
 all: $(LIBGMAN) $(PROGRAMS) $(UNIT_TESTS)
 
@@ -49,16 +54,19 @@ run: deps all
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-integration
+	$(MAKE) test-unit test-integration test-tools
 
 test-unit: $(UNIT_TESTS)
 	@sh tests/run_unit.sh $(UNIT_TESTS)
 
-test-db: $(BUILD)/gearmand $(CONTRACT_TEST)
+test-db: $(BUILD)/gearmand $(CONTRACT_TEST) $(PG_TEST) $(MYSQL_TEST)
 	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/queue_backends/run.sh
 
 test-integration: $(BUILD)/gearmand
 	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/integration/run.sh
+
+test-tools: $(BUILD)/gearmand $(TOOLS)
+	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/tools/run.sh
 
 test-asan: deps
 	$(MAKE) BUILD=build/asan OPT=-O1 \
@@ -104,6 +112,24 @@ $(BUILD)/gearmand: $(SERVER_OBJ) $(QB_LIB) $(LIBGMAN)
 
 $(CONTRACT_TEST): $(BUILD)/tests/queue_backends/test_contract.o $(QB_LIB) $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(DB_LIBS) -lpthread
+
+$(PG_TEST): $(BUILD)/tests/queue_backends/test_postgres.o $(QB_LIB) $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(DB_LIBS) -lpthread
+
+$(MYSQL_TEST): $(BUILD)/tests/queue_backends/test_mysql.o $(QB_LIB) $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(DB_LIBS) -lpthread
+
+# sql/<db>/<file>.sql as one C string literal: a backend embeds its schema with
+# #include "sql/<db>/<file>.sql.h", so the .sql file stays the one source of truth.
+$(BUILD)/sql/%.sql.h: sql/%.sql
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/queue_backends/postgres.o: $(BUILD)/sql/postgres/queue.sql.h
+$(BUILD)/queue_backends/mysql.o: $(BUILD)/sql/mysql/queue.sql.h
+
+$(TOOLS): $(BUILD)/%: $(BUILD)/tools/%.o $(TOOLS_OBJ) $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread

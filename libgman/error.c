@@ -26,6 +26,7 @@ gman_strerror(int code)
     case GMAN_ERR_WORK_EXCEPTION: return "job exception";
     case GMAN_ERR_NOT_FOUND: return "not found";
     case GMAN_ERR_QUEUE: return "queue error";
+    case GMAN_ERR_STOPPED: return "stopped";
     }
     return "unknown error";
 }

@@ -33,6 +33,7 @@ enum gman_status {
     GMAN_ERR_WORK_EXCEPTION = -15, /* the job raised an exception */
     GMAN_ERR_NOT_FOUND = -16,   /* no such object */
     GMAN_ERR_QUEUE = -17,       /* the durable queue could not store the job */
+    GMAN_ERR_STOPPED = -18,     /* the worker was asked to stop (gman_worker_stop) */
 };
 
 #define GMAN_ERR_MSG_LEN 256

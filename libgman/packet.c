@@ -77,6 +77,10 @@ gman_packet_append(struct gman_buf *out, uint32_t magic, uint32_t type,
 {
     uint64_t size = n > 0 ? n - 1 : 0;
     for (unsigned i = 0; i < n; i++) {
+        /* checked per argument so huge lengths cannot wrap the sum back under the limit */
+        if (args[i].len > UINT32_MAX || size + args[i].len > UINT32_MAX) {
+            return GMAN_ERR_TOO_LARGE;
+        }
         size += args[i].len;
     }
     if (size > UINT32_MAX) {

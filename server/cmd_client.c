@@ -65,6 +65,9 @@ cmd_client_submit(struct core *c, struct sess *s, const struct gman_packet *pkt)
         sess_send_error(s, "MEMORY_ALLOCATION_FAILURE", "Server is out of memory");
         return;
     }
+    if (sub.background && (j->flags & JOB_STORING)) {
+        return; /* JOB_CREATED comes from core_stored once the row is committed */
+    }
     char handle[CORE_HANDLE_MAX];
     struct gman_slice a = {handle, core_job_handle(c, j, handle)};
     sess_send(s, GMAN_CMD_JOB_CREATED, &a, 1);

@@ -93,6 +93,9 @@ static const struct opt_def config_opts[] = {
     {"ssl-key", 0, OPT_REJECT, 0, 0, 0, "no TLS support"},
     {"max-packet-size", 0, OPT_U32, OFF(max_packet), 1024, UINT32_MAX, NULL},
     {"packet-timeout", 0, OPT_UNSIGNED, OFF(packet_timeout), 1, INT_MAX, NULL},
+    {"queue-owner", 0, OPT_STR_NE, OFF(queue_owner), 0, 0, NULL},
+    {"queue-poll-ms", 0, OPT_UNSIGNED, OFF(queue_poll_ms), 1, 3600000, NULL},
+    {"queue-hold-ms", 0, OPT_UNSIGNED, OFF(queue_hold_ms), 0, 86400000, NULL},
 };
 
 #define CONFIG_NOPTS (sizeof config_opts / sizeof config_opts[0])
@@ -149,7 +152,13 @@ static const char config_usage_text[] =
     "      --mysql-user U           MySQL/MariaDB user\n"
     "      --mysql-password S       MySQL/MariaDB password\n"
     "      --mysql-db D             MySQL/MariaDB database\n"
-    "      --mysql-table T          MySQL/MariaDB queue table (default gearman_queue)\n";
+    "      --mysql-table T          MySQL/MariaDB queue table (default gearman_queue)\n"
+    "      --queue-owner NAME       this server's name in the table's claimed_by column\n"
+    "                               (default <host name>:<port>)\n"
+    "      --queue-poll-ms MS       look for rows inserted by SQL this often where the\n"
+    "                               database cannot notify (MySQL; default 100)\n"
+    "      --queue-hold-ms MS       hold durable submits this long while the database is\n"
+    "                               unreachable, then answer ERROR (default 10000)\n";
 
 /* Parse state for one config_parse call. Sources are read strongest first: the command line,
  * then each configuration file; an option set by an earlier source is not overridden. */
@@ -182,6 +191,8 @@ config_init(struct config *cfg)
     cfg->max_packet = CONFIG_DEFAULT_MAX_PACKET;
     cfg->packet_timeout = 30;
     cfg->mysql_port = 3306;
+    cfg->queue_poll_ms = 100;
+    cfg->queue_hold_ms = 10000;
 }
 
 void
@@ -191,7 +202,7 @@ config_destroy(struct config *cfg)
         &cfg->listen,     &cfg->pid_file,   &cfg->log_file,          &cfg->queue_type,
         &cfg->user,       &cfg->mysql_host, &cfg->job_handle_prefix, &cfg->libpq_conninfo,
         &cfg->mysql_user, &cfg->mysql_db,   &cfg->mysql_password,    &cfg->libpq_table,
-        &cfg->mysql_table,
+        &cfg->mysql_table, &cfg->queue_owner,
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free(*fields[i]);

@@ -67,6 +67,12 @@ struct config {
     char *mysql_password;
     char *mysql_db;
     char *mysql_table;
+    char *queue_owner;         /* --queue-owner: this server's name in claimed_by (heap or NULL =
+                                  "<nodename>:<port>") */
+    unsigned queue_poll_ms;    /* --queue-poll-ms: how often to look for SQL-inserted rows
+                                  where the database cannot notify (default 100) */
+    unsigned queue_hold_ms;    /* --queue-hold-ms: how long a durable submit waits for an
+                                  unreachable database before its ERROR (default 10000) */
 };
 
 /* config_init: defaults (gearmand's, plus ours). */

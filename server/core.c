@@ -205,17 +205,18 @@ core_wake(struct core *c, struct func *f)
     while (f->sleepers != NULL && (limit == 0 || n < limit)) {
         struct sess *s = f->sleepers->sess;
         core_sess_unsleep(s);
+        s->sleeping = 0; /* woken: one NOOP per sleep, even for functions added later */
         sess_send(s, GMAN_CMD_NOOP, NULL, 0);
         n++;
     }
 }
 
-/* core_enqueue: make j runnable (or schedule it) and wake sleepers. */
+/* core_make_runnable: queue j (or schedule it for its epoch time) and wake sleepers. Every job
+ * without a worker is counted in queued[]; counting is done where that changes. */
 static void
-core_enqueue(struct core *c, struct job *j, int at_head)
+core_make_runnable(struct core *c, struct job *j, int at_head)
 {
     struct func *f = j->func;
-    f->queued[j->priority]++;
     if (j->when > 0) {
         uint64_t due = j->when > (int64_t)(UINT64_MAX / 2000) ? UINT64_MAX / 2
                                                               : (uint64_t)j->when * 1000u;
@@ -283,7 +284,9 @@ core_find_coalesce(struct core *c, const struct func *f, const struct core_submi
     uint64_t h = htab_hash_bytes(key, len, by_data ? CORE_DATA_SEED : CORE_UNIQ_SEED);
     for (struct htab_node *n = htab_first(&c->uniques, h); n != NULL; n = n->next) {
         struct job *j = HTAB_ENTRY(n, struct job, by_unique);
-        if (n->hash != h || j->func != f || !(j->flags & JOB_UNIQ_DATA) != !by_data) {
+        /* an ignored job (cancelled, abandoned) ends without telling anyone: never join it */
+        if (n->hash != h || j->func != f || !(j->flags & JOB_UNIQ_DATA) != !by_data ||
+            (j->flags & JOB_IGNORED)) {
             continue;
         }
         if (by_data ? (j->data_len == len && memcmp(job_data(j), key, len) == 0)
@@ -313,15 +316,17 @@ core_job_clients(const struct job *j)
 {
     unsigned n = 0;
     for (const struct link *l = j->clients; l != NULL; l = l->jnext) {
-        n++;
+        n += !l->ack;
     }
     return n;
 }
 
 /* ---- submit ------------------------------------------------------------------------------- */
 
+static void core_unlink_link(struct link *l);
+
 static int
-core_attach(struct job *j, struct sess *client)
+core_attach(struct job *j, struct sess *client, int ack)
 {
     struct link *l = malloc(sizeof *l);
     if (l == NULL) {
@@ -329,6 +334,7 @@ core_attach(struct job *j, struct sess *client)
     }
     l->job = j;
     l->sess = client;
+    l->ack = ack;
     l->jnext = j->clients;
     j->clients = l;
     l->sprev = NULL;
@@ -355,6 +361,7 @@ core_create(struct core *c, struct func *f, const struct core_submit *sub, int b
     if (sub->background) {
         j->flags |= JOB_BACKGROUND;
     }
+    f->queued[j->priority]++;
     htab_add(&c->jobs, &j->by_handle, core_id_hash(j->id));
     if (by_data >= 0) {
         if (by_data) {
@@ -364,6 +371,17 @@ core_create(struct core *c, struct func *f, const struct core_submit *sub, int b
         htab_add(&c->uniques, &j->by_unique, core_unique_hash(j));
     }
     return j;
+}
+
+/* core_store: hand a background job to the durable store (JOB_STORING until core_stored). */
+static int
+core_store(struct core *c, struct job *j)
+{
+    int rc = c->hooks.store_add(c->hooks.ctx, j);
+    if (rc == 0) {
+        j->flags |= JOB_STORING;
+    }
+    return rc;
 }
 
 int
@@ -393,19 +411,97 @@ core_submit(struct core *c, struct sess *client, const struct core_submit *sub, 
             return GMAN_ERR_NOMEM;
         }
         *created = 1;
-    } else if (sub->background) {
-        j->flags |= JOB_BACKGROUND; /* a background submitter now relies on it too */
     }
-    if (!sub->background && client != NULL && core_attach(j, client) != 0) {
+    int durable = sub->background && c->hooks.store_add != NULL && !(j->flags & JOB_STORED);
+    if (durable && !(j->flags & JOB_STORING) && core_store(c, j) != 0) {
         if (*created) {
             core_job_finish(c, j);
         }
         return GMAN_ERR_NOMEM;
     }
-    if (*created) {
-        core_enqueue(c, j, 0);
+    if (client != NULL && (!sub->background || durable) &&
+        core_attach(j, client, sub->background) != 0) {
+        if (*created) {
+            core_job_finish(c, j); /* if being stored, dropped once the store answers */
+        }
+        return GMAN_ERR_NOMEM;
+    }
+    if (sub->background) {
+        j->flags |= JOB_BACKGROUND; /* a background submitter relies on it now */
+    }
+    if (*created && !(j->flags & JOB_STORING)) {
+        core_make_runnable(c, j, 0);
     }
     *out = j;
+    return 0;
+}
+
+/* core_ack: answer every submitter waiting for the store's verdict on j. */
+static void
+core_ack(struct core *c, struct job *j, int status, const char *text)
+{
+    char handle[CORE_HANDLE_MAX];
+    struct gman_slice a = {handle, core_job_handle(c, j, handle)};
+    struct link **pp = &j->clients;
+    while (*pp != NULL) {
+        struct link *l = *pp;
+        if (!l->ack) {
+            pp = &l->jnext;
+            continue;
+        }
+        if (status == 0) {
+            sess_send(l->sess, GMAN_CMD_JOB_CREATED, &a, 1);
+        } else {
+            sess_send_error(l->sess, "QUEUE_ERROR", text);
+        }
+        *pp = l->jnext;
+        core_unlink_link(l);
+        free(l);
+    }
+}
+
+void
+core_stored(struct core *c, struct job *j, int64_t row_id, int status, const char *text)
+{
+    j->flags &= (uint8_t)~JOB_STORING;
+    core_ack(c, j, status, text);
+    if (status != 0) {
+        core_job_forward(c, j, GMAN_CMD_WORK_FAIL, NULL, 0);
+        j->flags |= JOB_IGNORED;
+    } else {
+        j->flags |= JOB_STORED;
+        j->row_id = row_id;
+    }
+    if ((j->flags & JOB_IGNORED) && j->worker == NULL) {
+        core_job_finish(c, j); /* refused, or cancelled while being stored */
+    } else if (j->worker == NULL && !(j->flags & (JOB_QUEUED | JOB_DELAYED))) {
+        core_make_runnable(c, j, 0);
+    }
+}
+
+int
+core_restore(struct core *c, const void *func, size_t func_len, const void *unique,
+             size_t unique_len, const void *data, size_t data_len, unsigned priority,
+             int64_t when, int64_t row_id)
+{
+    struct core_submit sub = {func, func_len, unique, unique_len, NULL, 0, data, data_len,
+                              priority > JOB_LOW ? JOB_NORMAL : priority, 1, when};
+    struct func *f = core_func_get(c, func, func_len);
+    if (f == NULL) {
+        return GMAN_ERR_NOMEM;
+    }
+    int by_data = unique_len == 1 && ((const char *)unique)[0] == '-' ? (data_len > 0 ? 1 : -1)
+                                                                      : (unique_len > 0 ? 0 : -1);
+    if (by_data >= 0 && core_find_coalesce(c, f, &sub, by_data) != NULL) {
+        by_data = -1; /* two stored rows with one key: keep both jobs, index the first */
+    }
+    struct job *j = core_create(c, f, &sub, by_data);
+    if (j == NULL) {
+        return GMAN_ERR_NOMEM;
+    }
+    j->flags |= JOB_STORED;
+    j->row_id = row_id;
+    core_make_runnable(c, j, 0);
     return 0;
 }
 
@@ -425,12 +521,18 @@ core_unlink_link(struct link *l)
     }
 }
 
+/* core_detach: drop j's links: all of them, or only result waiters (acks stay for the store). */
 static void
-core_detach_clients(struct job *j)
+core_detach(struct job *j, int keep_acks)
 {
-    while (j->clients != NULL) {
-        struct link *l = j->clients;
-        j->clients = l->jnext;
+    struct link **pp = &j->clients;
+    while (*pp != NULL) {
+        struct link *l = *pp;
+        if (keep_acks && l->ack) {
+            pp = &l->jnext;
+            continue;
+        }
+        *pp = l->jnext;
         core_unlink_link(l);
         free(l);
     }
@@ -456,20 +558,29 @@ core_held_unlink(struct job *j)
 void
 core_job_finish(struct core *c, struct job *j)
 {
+    if (j->flags & JOB_STORING) {
+        /* the store still reads it: forget it once core_stored has the verdict */
+        core_detach(j, 1);
+        j->flags |= JOB_IGNORED;
+        return;
+    }
     if (j->worker != NULL) {
         core_held_unlink(j);
-    } else if (j->flags & (JOB_QUEUED | JOB_DELAYED)) {
+    } else {
         if (j->flags & JOB_QUEUED) {
             func_unlink(j->func, j);
         }
         j->func->queued[j->priority]--;
+    }
+    if ((j->flags & JOB_STORED) && c->hooks.store_remove != NULL) {
+        c->hooks.store_remove(c->hooks.ctx, j->row_id);
     }
     timer_remove(&c->timers, &j->timer);
     htab_remove(&c->jobs, &j->by_handle);
     if (j->flags & JOB_INDEXED) {
         htab_remove(&c->uniques, &j->by_unique);
     }
-    core_detach_clients(j);
+    core_detach(j, 0);
     job_free(j);
 }
 
@@ -485,6 +596,9 @@ core_job_forward(struct core *c, struct job *j, uint32_t type, const struct gman
         a[i + 1] = args[i];
     }
     for (struct link *l = j->clients; l != NULL; l = l->jnext) {
+        if (l->ack) {
+            continue;
+        }
         if (type == GMAN_CMD_WORK_EXCEPTION && !l->sess->exceptions) {
             sess_send(l->sess, GMAN_CMD_WORK_FAIL, a, 1);
         } else {
@@ -500,6 +614,7 @@ core_requeue(struct core *c, struct job *j)
     core_held_unlink(j);
     timer_remove(&c->timers, &j->timer);
     j->numerator = j->denominator = 0;
+    j->func->queued[j->priority]++; /* without a worker it counts as queued, even if dropped */
     if (j->retries < UINT8_MAX) {
         j->retries++;
     }
@@ -512,7 +627,7 @@ core_requeue(struct core *c, struct job *j)
         return;
     }
     j->when = 0;
-    core_enqueue(c, j, 1);
+    core_make_runnable(c, j, 1);
 }
 
 /* ---- sessions ----------------------------------------------------------------------------- */
@@ -533,7 +648,7 @@ core_sess_add(struct core *c, struct sess *s)
 static void
 core_client_left(struct core *c, struct job *j)
 {
-    if (j->clients != NULL || (j->flags & JOB_BACKGROUND)) {
+    if (core_job_clients(j) > 0 || (j->flags & JOB_BACKGROUND)) {
         return;
     }
     if (j->worker != NULL) {
@@ -599,8 +714,8 @@ core_can_do(struct core *c, struct sess *s, const void *name, size_t len, uint32
     r->snext = s->regs;
     s->regs = r;
     func_add_worker(f, r);
-    if (s->sleeping && s->regs->snext != NULL && s->regs->snext->asleep) {
-        func_sleep(f, r);
+    if (s->sleeping) {
+        func_sleep(f, r); /* asleep and not yet woken: this function may wake it too */
     }
     return 0;
 }
@@ -727,7 +842,7 @@ core_cancel(struct core *c, const void *handle, size_t len)
         return GMAN_ERR_NOT_FOUND;
     }
     core_job_forward(c, j, GMAN_CMD_WORK_FAIL, NULL, 0);
-    core_detach_clients(j);
+    core_detach(j, 1);
     if (j->worker != NULL) {
         j->flags |= JOB_IGNORED;
     } else {

@@ -31,6 +31,9 @@ struct core_hooks {
     void *ctx;
     uint64_t (*now_ms)(void *ctx);                  /* wall clock, ms since the epoch */
     void (*timer_changed)(void *ctx, uint64_t due); /* earliest deadline moved to due (ms) */
+    /* durable store (both NULL for the in-memory queue): */
+    int (*store_add)(void *ctx, struct job *j);         /* store j, then core_stored; 0 or error */
+    void (*store_remove)(void *ctx, int64_t row_id);    /* the stored job ended */
 };
 
 /* A submission as parsed from SUBMIT_JOB*. Borrowed bytes. */
@@ -88,7 +91,9 @@ struct func *core_func_get(struct core *c, const void *name, size_t len);
 
 /* core_submit: create a job or coalesce onto an existing one, attach client (may be NULL) as a
  * waiter for foreground jobs. Returns 0 with *out set (*created = 1 for a new job),
- * GMAN_ERR_QUEUE when maxqueue refuses it, GMAN_ERR_NOMEM. */
+ * GMAN_ERR_QUEUE when maxqueue refuses it, GMAN_ERR_NOMEM. With a durable store, a background
+ * submission of a job not yet committed leaves (*out)->flags & JOB_STORING set and attaches the
+ * client to receive JOB_CREATED (or ERROR) from core_stored: the caller must not answer. */
 int core_submit(struct core *c, struct sess *client, const struct core_submit *sub,
                 struct job **out, int *created) GMAN_MUSTCHECK;
 
@@ -135,6 +140,16 @@ int core_cancel(struct core *c, const void *handle, size_t len);
 /* core_drop_func: remove an idle function (name matched case-insensitively). 0,
  * GMAN_ERR_NOT_FOUND, or GMAN_ERR_INVALID when it still has workers or jobs. */
 int core_drop_func(struct core *c, const char *name);
+
+/* core_stored: the store committed j as row_id (status 0), or could not (status < 0, text says
+ * why): acknowledge or refuse every waiting submitter, then run or drop the job. */
+void core_stored(struct core *c, struct job *j, int64_t row_id, int status, const char *text);
+
+/* core_restore: rebuild a stored job (replayed at start or claimed from SQL): already committed,
+ * so no acknowledgement. 0 or GMAN_ERR_NOMEM. */
+int core_restore(struct core *c, const void *func, size_t func_len, const void *unique,
+                 size_t unique_len, const void *data, size_t data_len, unsigned priority,
+                 int64_t when, int64_t row_id) GMAN_MUSTCHECK;
 
 /* core_tick: run everything due by now (epoch jobs become runnable, timeouts put jobs back).
  * Returns the next deadline (ms) or UINT64_MAX. */

@@ -26,6 +26,8 @@ enum job_flag {
     JOB_DELAYED = 1u << 3,    /* waiting in the timer heap for its epoch time */
     JOB_IGNORED = 1u << 4,    /* cancelled or abandoned while running: results go nowhere */
     JOB_INDEXED = 1u << 5,    /* in the unique index */
+    JOB_STORING = 1u << 6,    /* handed to the durable store, commit not yet confirmed */
+    JOB_STORED = 1u << 7,     /* has a committed row (row_id) to delete when it ends */
 };
 
 struct job {
@@ -38,6 +40,7 @@ struct job {
     struct timer_entry timer;     /* epoch due time, or CAN_DO_TIMEOUT deadline while running */
     uint64_t id;                  /* handle number: "<prefix>:<id>" */
     int64_t when;                 /* epoch seconds to run at, 0 = now */
+    int64_t row_id;               /* durable row id when JOB_STORED */
     uint32_t numerator;           /* last WORK_STATUS */
     uint32_t denominator;
     uint32_t data_len;            /* payload bytes */

@@ -5,30 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "server.h"
-
-/* main_queue_type: 0 if the in-memory queue is selected, else an error. */
-static int
-main_queue_type(const struct config *cfg, struct gman_err *err)
-{
-    const char *q = cfg->queue_type;
-    if (strcasecmp(q, "builtin") == 0 || strcasecmp(q, "memory") == 0) {
-        return 0;
-    }
-    if (strcasecmp(q, "postgres") == 0 || strcasecmp(q, "libpq") == 0 ||
-        strcasecmp(q, "mysql") == 0) {
-        return gman_err_set(err, GMAN_ERR_INVALID,
-                            "queue type '%s' is not available in this build yet "
-                            "(use -q builtin or -q memory)", q);
-    }
-    return gman_err_set(err, GMAN_ERR_INVALID,
-                        "unknown queue type '%s' (known: builtin, memory)", q);
-}
 
 static int
 main_limits(const struct config *cfg, struct gman_err *err)
@@ -81,10 +62,7 @@ main_drop_user(const struct config *cfg, struct gman_err *err)
 static int
 main_start(struct server *srv, const struct config *cfg, struct gman_err *err)
 {
-    int rc = main_queue_type(cfg, err);
-    if (rc == 0) {
-        rc = main_limits(cfg, err);
-    }
+    int rc = main_limits(cfg, err);
     if (rc == 0) {
         rc = server_init(srv, cfg, err);
     }

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "listener.h"
+#include "queue_backends/qb.h"
+#include "store.h"
 #include "thread.h"
 
 uint64_t
@@ -141,13 +143,76 @@ server_default_prefix(void)
     return p;
 }
 
+static void
+server_lock_main(void *ctx)
+{
+    server_lock(ctx, NULL);
+}
+
+static void
+server_unlock_main(void *ctx)
+{
+    server_unlock(ctx);
+}
+
+static int
+server_store_add(void *ctx, struct job *j)
+{
+    return store_add(((struct server *)ctx)->store, j);
+}
+
+static void
+server_store_remove(void *ctx, int64_t row_id)
+{
+    store_remove(((struct server *)ctx)->store, row_id);
+}
+
+/* server_make_store: open the durable queue named by -q and replay it into the core. */
+static int
+server_make_store(struct server *s, const struct config *cfg, struct gman_err *err)
+{
+    const struct qb_ops *ops = qb_find(cfg->queue_type);
+    if (ops == NULL) {
+        return gman_err_set(err, GMAN_ERR_INVALID, "unknown queue type '%s' (known: builtin, "
+                            "memory, Postgres, libpq, MySQL)", cfg->queue_type);
+    }
+    if (qb_is_memory(ops)) {
+        return 0;
+    }
+    char owner[300];
+    struct utsname u;
+    snprintf(owner, sizeof owner, "%s:%d", uname(&u) == 0 ? u.nodename : "localhost", cfg->port);
+    int pg = ops == &qb_postgres_ops;
+    struct store_opts o = {ops,
+                           {cfg->libpq_conninfo != NULL ? cfg->libpq_conninfo : "",
+                            pg ? cfg->libpq_table : cfg->mysql_table, cfg->mysql_host,
+                            cfg->mysql_port, cfg->mysql_user, cfg->mysql_password, cfg->mysql_db,
+                            cfg->queue_owner != NULL ? cfg->queue_owner : owner},
+                           cfg->queue_hold_ms, cfg->queue_poll_ms};
+    struct store_hooks h = {s, server_lock_main, server_unlock_main};
+    s->store = store_new(&o, s->core, &h, &s->log, err);
+    if (s->store == NULL) {
+        return err != NULL ? err->code : GMAN_ERR_IO;
+    }
+    size_t n = 0;
+    int rc = store_replay(s->store, &n, err);
+    if (rc != 0) {
+        return rc;
+    }
+    s->core->hooks.store_add = server_store_add;
+    s->core->hooks.store_remove = server_store_remove;
+    log_msg(&s->log, CONFIG_LEVEL_NOTICE, "queue: %s backend, replayed %zu stored jobs", ops->name,
+            n);
+    return 0;
+}
+
 static int
 server_make_core(struct server *s, const struct config *cfg, struct gman_err *err)
 {
     char *prefix = cfg->job_handle_prefix != NULL ? strdup(cfg->job_handle_prefix)
                                                   : server_default_prefix();
     struct core_opts o = {prefix, cfg->job_retries, cfg->worker_wakeup, cfg->round_robin};
-    struct core_hooks h = {s, server_clock, server_timer_changed};
+    struct core_hooks h = {s, server_clock, server_timer_changed, NULL, NULL};
     s->core = prefix != NULL ? core_new(&o, &h) : NULL;
     free(prefix);
     if (s->core == NULL) {
@@ -168,7 +233,7 @@ server_init(struct server *s, const struct config *cfg, struct gman_err *err)
     }
     s->admin.version = CONFIG_VERSION_STRING;
     s->admin.verbose = config_level_name(cfg->verbose);
-    if ((rc = server_make_core(s, cfg, err)) != 0) {
+    if ((rc = server_make_core(s, cfg, err)) != 0 || (rc = server_make_store(s, cfg, err)) != 0) {
         return rc;
     }
     s->listener = listener_new(s, err);
@@ -223,6 +288,9 @@ server_run(struct server *s, struct gman_err *err)
     if (rc != 0) {
         return rc;
     }
+    if (s->store != NULL && (rc = store_start(s->store, err)) != 0) {
+        return rc;
+    }
     int n = server_thread_count(s->cfg);
     for (int i = 0; i < n; i++) {
         s->threads[i] = thread_new(s, i, err);
@@ -258,6 +326,8 @@ server_destroy(struct server *s)
         s->threads[i] = NULL;
     }
     s->nthreads = 0;
+    store_free(s->store); /* after the I/O threads: nothing submits any more */
+    s->store = NULL;
     if (s->timer_ev != NULL) {
         event_free(s->timer_ev);
     }

@@ -16,6 +16,7 @@ struct event_base;
 struct event;
 struct io_thread;
 struct listener;
+struct store;
 
 #define SERVER_MAX_THREADS 64
 
@@ -26,6 +27,7 @@ struct server {
     struct admin_env admin;           /* version, pid, level name */
     struct event_base *base;          /* main thread: accept, signals, timers */
     struct listener *listener;
+    struct store *store;              /* durable queue, NULL for the in-memory queue */
     struct io_thread *threads[SERVER_MAX_THREADS];
     int nthreads;
     unsigned next_thread;             /* round-robin hand-off (main thread only) */

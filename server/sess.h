@@ -14,10 +14,12 @@ struct job;
 struct reg;
 struct sess;
 
-/* A foreground client waiting on a job. */
+/* A connection waiting on a job: a foreground client (results), or a background submitter
+ * waiting for the durable store to commit before it gets JOB_CREATED (ack). */
 struct link {
     struct job *job;
     struct sess *sess;
+    int ack;                    /* 1: waits for JOB_CREATED only */
     struct link *jnext;         /* next client of the same job */
     struct link *snext, *sprev; /* in the session's list */
 };
@@ -39,7 +41,7 @@ struct sess {
     char *client_id;            /* SET_CLIENT_ID (heap) or NULL for "-" */
     int fd;                     /* socket number shown by `workers` */
     char ip[SESS_IP_LEN];       /* peer address shown by `workers` */
-    uint8_t sleeping;           /* sent PRE_SLEEP and not grabbed since */
+    uint8_t sleeping;           /* sent PRE_SLEEP, not woken (NOOP) or grabbed since */
     uint8_t exceptions;         /* OPTION_REQ exceptions */
     uint8_t dirty;              /* on_dirty called, owner has not flushed yet */
     uint8_t failed;             /* output could not be queued: the owner must close */

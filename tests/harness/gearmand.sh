@@ -115,17 +115,27 @@ gm_start() {
     gm_fail "could not start $GEARMAND_BIN $*"
 }
 
+# gm_is_ours PID: true if PID is running and is a child of this shell. bash reaps background
+# children by itself, so a remembered PID may since have been reused by another process; signals
+# go only to PIDs that pass this check.
+gm_is_ours() {
+    local info
+    [ -n "$1" ] || return 1
+    info=$(ps -o ppid=,stat= -p "$1" 2>/dev/null) || return 1
+    set -- $info
+    [ "$1" = "$$" ] && [ "${2#Z}" = "$2" ]    # our child, and not a zombie
+}
+
 # gm_kill PID: SIGTERM, wait up to 3 s, then SIGKILL. Only for PIDs this test started.
 gm_kill() {
     local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 1 60); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null
+    if gm_is_ours "$pid"; then
+        kill -TERM "$pid" 2>/dev/null
+        for i in $(seq 1 60); do
+            gm_is_ours "$pid" || break
+            sleep 0.05
+        done
+        gm_is_ours "$pid" && kill -KILL "$pid" 2>/dev/null
     fi
     wait "$pid" 2>/dev/null
     return 0
@@ -133,7 +143,7 @@ gm_kill() {
 
 # gm_alive: true if the current server ($GM_PID) is still running.
 gm_alive() {
-    [ -n "$GM_PID" ] && kill -0 "$GM_PID" 2>/dev/null
+    gm_is_ours "$GM_PID"
 }
 
 # gm_assert_alive: fail if the current server has exited (crash on bad input, ...).
@@ -149,18 +159,26 @@ gm_stop() {
 }
 
 # gm_bg CMD ARGS...: run a helper in the background, remembered for cleanup; PID in GM_LAST_PID.
+# CMD may be gm_perl (run as perl itself, so the PID is the helper and not a subshell).
 gm_bg() {
+    if [ "$1" = gm_perl ]; then
+        shift
+        set -- perl -I"$GM_HARNESS_DIR" -Mstrict -Mwarnings -MGmRaw "$@"
+    fi
     "$@" &
     GM_LAST_PID=$!
     GM_BG_PIDS="$GM_BG_PIDS $GM_LAST_PID"
 }
 
-# gm_bg_stop_all: SIGKILL every gm_bg helper still running (by its PID) and reap it.
+# gm_bg_stop_all: stop every gm_bg helper still running (by its PID; SIGTERM first so that
+# `timeout` passes it on to its child) and reap it.
 gm_bg_stop_all() {
     local pid
     for pid in $GM_BG_PIDS; do
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        gm_is_ours "$pid" && kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in $GM_BG_PIDS; do
+        gm_kill "$pid"
     done
     GM_BG_PIDS=""
 }
@@ -195,7 +213,7 @@ gm_wait_file() {
 gm_wait_pid() {
     local pid=$1 secs=$2 i
     for i in $(seq 1 $((secs * 20))); do
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! gm_is_ours "$pid"; then
             wait "$pid"
             return $?
         fi
@@ -215,10 +233,10 @@ gm_wait_workers() {
 
 # gm_cleanup: stop helpers and servers we started (by PID), report a dead server, remove GM_TMP.
 gm_cleanup() {
-    local rc=$? pid
+    local rc=$? pid f
     trap - EXIT INT TERM HUP
     gm_bg_stop_all
-    if [ -n "$GM_PID" ] && ! kill -0 "$GM_PID" 2>/dev/null && [ "$GM_FAILED" = 0 ]; then
+    if [ -n "$GM_PID" ] && ! gm_is_ours "$GM_PID" && [ "$GM_FAILED" = 0 ]; then
         echo "FAIL: server pid $GM_PID died during the test" >&2
         tail -n 5 "$GM_DIR/stderr" >&2 2>/dev/null
         rc=1
@@ -226,9 +244,12 @@ gm_cleanup() {
     for pid in $GM_SERVER_PIDS; do
         gm_kill "$pid"
     done
-    if [ "$rc" != 0 ] && [ -n "$GM_LOG" ] && [ -s "$GM_LOG" ]; then
-        echo "--- last lines of $GM_LOG:" >&2
-        tail -n 15 "$GM_LOG" >&2
+    if [ "$rc" != 0 ]; then
+        for f in "$GM_TMP"/server.*/stderr "$GM_LOG"; do
+            [ -s "$f" ] || continue
+            echo "--- last lines of $f:" >&2
+            tail -n 15 "$f" >&2
+        done
     fi
     if [ "${GM_KEEP:-0}" = 1 ]; then
         echo "# kept $GM_TMP" >&2

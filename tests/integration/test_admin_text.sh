@@ -95,6 +95,18 @@ $c->expect_error('QUEUE_ERROR', 'Job queue is full');
 $c->submit(SUBMIT_JOB_BG, 'txt_q', 'q1', '');    # coalescing bypasses the limit
 is($a->admin("maxqueue txt_q 0"), "OK\r\n", 'maxqueue back to unlimited');
 $c->submit(SUBMIT_JOB_BG, 'txt_q', 'q2', '');
+# per-priority limits "H N": high 3, normal 1, low unlimited; the count is all jobs of the function
+is($a->admin("create function txt_p"), "OK\r\n", 'create txt_p');
+is($a->admin("maxqueue txt_p 3 1"), "OK\r\n", 'maxqueue txt_p 3 1');
+$c->submit(SUBMIT_JOB_BG, 'txt_p', 'p1', '');
+$c->req(SUBMIT_JOB_BG, 'txt_p', 'p2', '');
+$c->expect_error('QUEUE_ERROR', 'Job queue is full');
+$c->submit(SUBMIT_JOB_HIGH_BG, 'txt_p', 'p3', '');
+$c->submit(SUBMIT_JOB_LOW_BG, 'txt_p', 'p4', '');
+$c->submit(SUBMIT_JOB_LOW_BG, 'txt_p', 'p5', '');
+$c->req(SUBMIT_JOB_HIGH_BG, 'txt_p', 'p6', '');
+$c->expect_error('QUEUE_ERROR', 'Job queue is full');
+is(join(' ', @{ $a->status_row('txt_p') }), '4 0 0', 'txt_p holds four jobs');
 is($a->admin("maxqueue txt_nonexistent 5"), "OK\r\n", 'maxqueue on an unknown function');
 ok($a->admin("status") !~ /^txt_nonexistent\t/m, 'maxqueue creates no function');
 

@@ -29,6 +29,7 @@ for my $i (0 .. $#garbage) {
             "garbage-$i: only an ERROR packet may precede the close, got " . esc($before));
     }
     $bystander->echo("still here $i");
+    smoke_job();                                   # still serves a normal job
 }
 # the in-flight job still completes
 $w->req(GRAB_JOB);

@@ -18,6 +18,7 @@ for my $i (0 .. $#cuts) {
     $t->raw($cuts[$i]);
     $t->close;
     $bystander->echo("after cut $i");
+    smoke_job();                                   # still serves a normal job
 }
 # the half-sent SUBMIT_JOB created no job
 like($bystander->admin('status'), qr/^(?!trunc\t[1-9])/m, 'no job from a truncated SUBMIT_JOB');

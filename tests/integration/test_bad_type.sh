@@ -18,6 +18,7 @@ while (my ($t, $nargs) = splice(@types, 0, 2)) {
     $c->raw(GmRaw::packet($t, $payload));
     $c->expect_error('INVALID_COMMAND', 'Command not expected', timeout => 5);
     $c->echo("after type $t");
+    smoke_job();                                   # still serves a normal job
 }
 $c->raw(GmRaw::packet(ECHO_REQ, 'res magic', "\0RES"));
 $c->expect_error('INVALID_MAGIC', 'Request magic expected');
@@ -41,6 +42,7 @@ for my $t (TEXT, 43, 99, 0x7fffffff) {    # 0xffffffff: test_ours_bad_type_max.s
             "type $t: only an ERROR packet may precede the close, got " . esc($before));
     }
     $bystander->echo("after type $t");
+    smoke_job();                                   # still serves a normal job
 }
 PERL
 

@@ -30,6 +30,7 @@ for my $b (@bad) {
         . ': expected an ERROR packet, got ' . ($p ? GmRaw::describe($p) : $c->{why}));
     like($p->{data}, qr/^[A-Z_]+\0./s, pkt_name($type) . ': ERROR payload is CODE\0TEXT');
     $c->echo('in sync after ' . pkt_name($type));
+    smoke_job();                                   # still serves a normal job
 }
 my $st = $c->admin('status');
 ok($st !~ /^ac_func\t[1-9]/m, 'no job created by a malformed submit: ' . esc($st));

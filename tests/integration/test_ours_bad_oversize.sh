@@ -21,6 +21,7 @@ for my $type (SUBMIT_JOB, ECHO_REQ, WORK_COMPLETE) {
         ok($big->{why} =~ /closed/, $big->name . ": neither ERROR nor close within 5 s ($big->{why})");
     }
     $bystander->echo("after oversize $type");
+    smoke_job();                                   # still serves a normal job
 }
 # under the limit still works end to end
 my $data = join '', map { chr($_ % 256) } 0 .. 999_999;

@@ -19,6 +19,7 @@ for my $t (0xffffffff, 0xfffffffe, 0x80000000) {
             "type $t: only an ERROR packet may precede the close, got " . esc($before));
     }
     $bystander->echo("after type $t");
+    smoke_job();                                   # still serves a normal job
 }
 PERL
 

@@ -27,7 +27,7 @@ $w->req(WORK_COMPLETE, $h, 'late result');
 $w->req(ECHO_REQ, 'worker sync');
 while (1) {
     my $p = $w->read_pkt(5);
-    ok($p, "worker: no ECHO_RES ($w->{why})");
+    ok($p, "worker: no ECHO_RES (" . ($w->{why} // "") . ")");
     last if $p->{type} == ECHO_RES;
     ok($p->{type} == ERROR, 'worker got ' . GmRaw::describe($p));
 }

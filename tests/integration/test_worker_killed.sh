@@ -31,7 +31,7 @@ client=$GM_LAST_PID
 gm_wait_file "$GM_TMP/started" 10 || gm_fail "the first worker never started the job"
 handle=$(cat "$GM_TMP/started")
 
-kill -KILL "$w1"
+gm_is_ours "$w1" && kill -KILL "$w1"
 wait "$w1" 2>/dev/null
 
 # the job is back in the queue with one retry, not running

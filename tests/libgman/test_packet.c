@@ -1,4 +1,4 @@
-/* test_packet.c - unit tests for libgman/packet.c: framing, size limit, argument splitting, encoding. */
+/* test_packet.c - unit tests for libgman/packet.c: framing, size limit, splitting, encoding. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

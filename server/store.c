@@ -1,0 +1,426 @@
+/* store.c - group commit writer, batched deletes, replay and claim of SQL-inserted rows. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core.h"
+#include "log.h"
+
+#define STORE_BATCH 20000        /* jobs per transaction at most */
+#define STORE_CLAIM_BATCH 1000   /* rows per claim */
+#define STORE_RETRY_MS 250       /* pause between attempts while the database is down */
+
+struct store_req {
+    struct job *job;
+    uint64_t since; /* ms when queued */
+};
+
+struct store {
+    struct store_opts o;
+    struct core *core;
+    struct store_hooks h;
+    struct log *log;
+    struct qb *wq;              /* writer thread's connection */
+    struct qb *cq;              /* claimer thread's connection */
+    pthread_t writer, claimer;
+    int started;
+    pthread_mutex_t mu;         /* guards everything below */
+    pthread_cond_t cv;
+    struct store_req *adds;
+    size_t nadds, cap_adds;
+    int64_t *dels;
+    size_t ndels, cap_dels;
+    int stop;
+};
+
+static uint64_t
+store_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void
+store_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+struct store *
+store_new(const struct store_opts *o, struct core *core, const struct store_hooks *h,
+          struct log *log, struct gman_err *err)
+{
+    struct store *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        gman_err_set(err, GMAN_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    st->o = *o;
+    st->core = core;
+    st->h = *h;
+    st->log = log;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    if (o->ops->open(&o->qb, &st->wq, err) != 0 || o->ops->open(&o->qb, &st->cq, err) != 0) {
+        store_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* ---- replay and claim: rows that are already committed become jobs ------------------------ */
+
+struct store_restore_ctx {
+    struct store *st;
+    size_t count;
+    int failed;
+};
+
+static int
+store_on_row(void *arg, const struct qb_row *r)
+{
+    struct store_restore_ctx *rc = arg;
+    struct store *st = rc->st;
+    st->h.lock(st->h.ctx);
+    int e = core_restore(st->core, r->func, r->func_len, r->unique, r->unique_len, r->data,
+                         r->data_len, (unsigned)r->priority, r->when, r->id);
+    st->h.unlock(st->h.ctx);
+    if (e != 0) {
+        rc->failed = 1;
+        return 1;
+    }
+    rc->count++;
+    return 0;
+}
+
+int
+store_replay(struct store *st, size_t *count, struct gman_err *err)
+{
+    struct store_restore_ctx rc = {st, 0, 0};
+    int e = st->o.ops->replay(st->wq, store_on_row, &rc, err);
+    if (e == 0 && rc.failed) {
+        e = gman_err_set(err, GMAN_ERR_NOMEM, "out of memory replaying the queue");
+    }
+    *count = rc.count;
+    return e;
+}
+
+static int
+store_stopping(struct store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    int stop = st->stop;
+    pthread_mutex_unlock(&st->mu);
+    return stop;
+}
+
+static void *
+store_claimer(void *arg)
+{
+    struct store *st = arg;
+    int down = 0;
+    while (!store_stopping(st)) {
+        struct gman_err err = {0, ""};
+        struct store_restore_ctx rc = {st, 0, 0};
+        int n = st->o.ops->claim(st->cq, STORE_CLAIM_BATCH, store_on_row, &rc, &err);
+        if (n < 0) {
+            if (!down) {
+                log_msg(st->log, CONFIG_LEVEL_ERROR, "queue: claiming rows failed: %s", err.msg);
+            }
+            down = 1;
+            store_sleep_ms(1000);
+            continue;
+        }
+        if (down) {
+            log_msg(st->log, CONFIG_LEVEL_NOTICE, "queue: claiming rows works again");
+            down = 0;
+        }
+        if (rc.count > 0) {
+            log_msg(st->log, CONFIG_LEVEL_INFO, "queue: claimed %zu rows inserted by SQL",
+                    rc.count);
+        }
+        if (n < STORE_CLAIM_BATCH) {
+            (void)st->o.ops->wait(st->cq, (int)st->o.poll_ms, &err);
+        }
+    }
+    return NULL;
+}
+
+/* ---- writer: group commit ----------------------------------------------------------------- */
+
+/* store_fail_old: refuse the requests held at least hold ms; keeps the rest in reqs. */
+static size_t
+store_fail_old(struct store *st, struct store_req *reqs, size_t n, const char *why, uint64_t hold)
+{
+    uint64_t now = store_now();
+    size_t kept = 0;
+    st->h.lock(st->h.ctx);
+    for (size_t i = 0; i < n; i++) {
+        if (now - reqs[i].since >= hold) {
+            core_stored(st->core, reqs[i].job, 0, GMAN_ERR_CONNECT, why);
+        } else {
+            reqs[kept++] = reqs[i];
+        }
+    }
+    st->h.unlock(st->h.ctx);
+    return kept;
+}
+
+/* store_requeue_front: put reqs back before anything queued meanwhile (keeps order). */
+static void
+store_requeue_front(struct store *st, struct store_req *reqs, size_t n)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->nadds + n > st->cap_adds) {
+        size_t cap = st->cap_adds ? st->cap_adds : 1024;
+        while (cap < st->nadds + n) {
+            cap *= 2;
+        }
+        struct store_req *a = realloc(st->adds, cap * sizeof *a);
+        if (a == NULL) {
+            pthread_mutex_unlock(&st->mu);
+            store_fail_old(st, reqs, n, "Job could not be stored: out of memory", 0);
+            return;
+        }
+        st->adds = a;
+        st->cap_adds = cap;
+    }
+    memmove(st->adds + n, st->adds, st->nadds * sizeof *st->adds);
+    memcpy(st->adds, reqs, n * sizeof *reqs);
+    st->nadds += n;
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void
+store_fill_rows(struct qb_row *rows, const struct store_req *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct job *j = reqs[i].job;
+        rows[i] = (struct qb_row){0, j->func->name, j->func->name_len, job_unique(j),
+                                  j->unique_len, job_data(j), j->data_len, j->priority, j->when,
+                                  0};
+    }
+}
+
+static void
+store_release(struct store *st, struct store_req *reqs, const struct qb_row *rows, size_t n,
+              const char *why)
+{
+    char text[GMAN_ERR_MSG_LEN + 48];
+    st->h.lock(st->h.ctx);
+    for (size_t i = 0; i < n; i++) {
+        int status = rows[i].status;
+        if (status != 0) {
+            snprintf(text, sizeof text, "Job could not be stored: %s",
+                     why[0] != '\0' ? why : gman_strerror(status));
+        }
+        core_stored(st->core, reqs[i].job, rows[i].id, status, status != 0 ? text : NULL);
+    }
+    st->h.unlock(st->h.ctx);
+}
+
+/* store_write_adds: one transaction for reqs; 1 if the database was unreachable. */
+static int
+store_write_adds(struct store *st, struct store_req *reqs, size_t n, struct qb_row *rows)
+{
+    struct gman_err err = {0, ""};
+    store_fill_rows(rows, reqs, n);
+    int rc = st->o.ops->add(st->wq, rows, n, &err);
+    if (rc == GMAN_ERR_CONNECT) {
+        char why[GMAN_ERR_MSG_LEN + 48];
+        snprintf(why, sizeof why, "database unreachable: %s", err.msg);
+        size_t kept = store_fail_old(st, reqs, n, why, st->o.hold_ms);
+        if (kept > 0) {
+            store_requeue_front(st, reqs, kept);
+        }
+        log_msg(st->log, CONFIG_LEVEL_ERROR, "queue: %s (holding %zu submits)", err.msg, kept);
+        return 1;
+    }
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++) {
+            rows[i].status = rc;
+        }
+        log_msg(st->log, CONFIG_LEVEL_ERROR, "queue: storing %zu jobs failed: %s", n, err.msg);
+    }
+    store_release(st, reqs, rows, n, err.msg);
+    return 0;
+}
+
+/* store_write_dels: delete ids; 1 if the database was unreachable (ids are put back). */
+static int
+store_write_dels(struct store *st, int64_t *ids, size_t n)
+{
+    struct gman_err err = {0, ""};
+    int rc = st->o.ops->remove(st->wq, ids, n, &err);
+    if (rc == 0) {
+        return 0;
+    }
+    log_msg(st->log, CONFIG_LEVEL_ERROR, "queue: deleting %zu finished jobs failed: %s", n,
+            err.msg);
+    if (rc != GMAN_ERR_CONNECT) {
+        return 0; /* the rows stay: those jobs run again after a restart (at least once) */
+    }
+    st->h.lock(st->h.ctx); /* lock order: core, then store */
+    for (size_t i = 0; i < n; i++) {
+        store_remove(st, ids[i]);
+    }
+    st->h.unlock(st->h.ctx);
+    return 1;
+}
+
+/* store_take: wait for work; move up to STORE_BATCH adds and all deletes out. 0 when stopped. */
+static int
+store_take(struct store *st, struct store_req *reqs, size_t *nreq, int64_t **dels, size_t *ndel)
+{
+    pthread_mutex_lock(&st->mu);
+    while (!st->stop && st->nadds == 0 && st->ndels == 0) {
+        pthread_cond_wait(&st->cv, &st->mu);
+    }
+    int stop = st->stop;
+    size_t n = st->nadds < STORE_BATCH ? st->nadds : STORE_BATCH;
+    memcpy(reqs, st->adds, n * sizeof *reqs);
+    memmove(st->adds, st->adds + n, (st->nadds - n) * sizeof *st->adds);
+    st->nadds -= n;
+    *nreq = n;
+    *dels = st->dels;
+    *ndel = st->ndels;
+    st->dels = NULL;
+    st->ndels = st->cap_dels = 0;
+    pthread_mutex_unlock(&st->mu);
+    return !(stop && n == 0 && *ndel == 0);
+}
+
+static void *
+store_writer(void *arg)
+{
+    struct store *st = arg;
+    struct store_req *reqs = malloc(STORE_BATCH * sizeof *reqs);
+    struct qb_row *rows = malloc(STORE_BATCH * sizeof *rows);
+    size_t n, nd;
+    int64_t *dels;
+    while (reqs != NULL && rows != NULL && store_take(st, reqs, &n, &dels, &nd)) {
+        int down = n > 0 && store_write_adds(st, reqs, n, rows);
+        if (nd > 0 && !down) {
+            down = store_write_dels(st, dels, nd);
+        } else if (nd > 0) {
+            st->h.lock(st->h.ctx);
+            for (size_t i = 0; i < nd; i++) {
+                store_remove(st, dels[i]);
+            }
+            st->h.unlock(st->h.ctx);
+        }
+        free(dels);
+        if (down) {
+            if (store_stopping(st)) {
+                break;
+            }
+            store_sleep_ms(STORE_RETRY_MS);
+        }
+    }
+    free(reqs);
+    free(rows);
+    return NULL;
+}
+
+int
+store_start(struct store *st, struct gman_err *err)
+{
+    if (pthread_create(&st->writer, NULL, store_writer, st) != 0) {
+        return gman_err_set(err, GMAN_ERR_IO, "could not start the queue writer thread");
+    }
+    if (pthread_create(&st->claimer, NULL, store_claimer, st) != 0) {
+        pthread_mutex_lock(&st->mu);
+        st->stop = 1;
+        pthread_cond_signal(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+        pthread_join(st->writer, NULL);
+        return gman_err_set(err, GMAN_ERR_IO, "could not start the queue claimer thread");
+    }
+    st->started = 1;
+    return 0;
+}
+
+static int
+store_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    size_t c = *cap ? *cap * 2 : 1024;
+    while (c < need) {
+        c *= 2;
+    }
+    void *p = realloc(*arr, c * elem);
+    if (p == NULL) {
+        return GMAN_ERR_NOMEM;
+    }
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+int
+store_add(void *arg, struct job *j)
+{
+    struct store *st = arg;
+    pthread_mutex_lock(&st->mu);
+    int rc = store_grow((void **)&st->adds, &st->cap_adds, st->nadds + 1, sizeof *st->adds);
+    if (rc == 0) {
+        st->adds[st->nadds++] = (struct store_req){j, store_now()};
+        if (st->nadds == 1) {
+            pthread_cond_signal(&st->cv);
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+void
+store_remove(void *arg, int64_t row_id)
+{
+    struct store *st = arg;
+    pthread_mutex_lock(&st->mu);
+    if (store_grow((void **)&st->dels, &st->cap_dels, st->ndels + 1, sizeof *st->dels) == 0) {
+        st->dels[st->ndels++] = row_id;
+        if (st->ndels == 1) {
+            pthread_cond_signal(&st->cv);
+        }
+    } else {
+        log_msg(st->log, CONFIG_LEVEL_ERROR, "queue: out of memory: row %lld stays and runs "
+                "again after a restart", (long long)row_id);
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+void
+store_free(struct store *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    if (st->started) {
+        pthread_mutex_lock(&st->mu);
+        st->stop = 1;
+        pthread_cond_broadcast(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+        pthread_join(st->writer, NULL);
+        pthread_join(st->claimer, NULL);
+    }
+    if (st->wq != NULL) {
+        st->o.ops->close(st->wq);
+    }
+    if (st->cq != NULL) {
+        st->o.ops->close(st->cq);
+    }
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st->adds);
+    free(st->dels);
+    free(st);
+}

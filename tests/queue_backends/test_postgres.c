@@ -1,0 +1,742 @@
+/* test_postgres.c - PostgreSQL-only behaviour of queue_backends/postgres.c against a real server:
+ * rows inserted by SQL (psql) in transactions that roll back or commit, LISTEN/NOTIFY wake-ups,
+ * takeover of a gearmand-made table, quoted and hostile names and values, rows the database
+ * refuses, concurrent claimers, reconnects. Env: QB_CONNINFO (required), QB_PSQL (psql binary),
+ * QB_PG_STOP / QB_PG_START (shell commands that stop and start the server: restart test),
+ * QB_PG_SCHEMA (path of sql/postgres/queue.sql), QB_PG_BENCH=N (also time N rows: add in
+ * batches of 1000, replay, remove). */
+#include <pthread.h>
+#include <setjmp.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "queue_backends/qb.h"
+
+extern char **environ;
+
+static const struct qb_ops *ops = &qb_postgres_ops;
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static const char *
+conninfo(void)
+{
+    const char *c = getenv("QB_CONNINFO");
+    return c != NULL ? c : "";
+}
+
+/* psql_run: run sql with psql on QB_CONNINFO; its stdout (-At) into out if not NULL. Returns
+ * psql's exit status. background: do not wait, return the pid instead. */
+static int
+psql_spawn(const char *sql, char *out, size_t n, int background)
+{
+    const char *bin = getenv("QB_PSQL") != NULL ? getenv("QB_PSQL") : "psql";
+    char *argv[] = {(char *)bin, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d",
+                    (char *)conninfo(), "-c", (char *)sql, NULL};
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fd[0]);
+    pid_t pid;
+    assert_int_equal(posix_spawnp(&pid, bin, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd[1]);
+    if (background) {
+        close(fd[0]);
+        return (int)pid;
+    }
+    size_t got = 0;
+    char sink[256];
+    for (ssize_t r; (r = read(fd[0], out != NULL && got + 1 < n ? out + got : sink,
+                              out != NULL && got + 1 < n ? n - got - 1 : sizeof sink)) > 0;) {
+        got += out != NULL && got + 1 < n ? (size_t)r : 0;
+    }
+    close(fd[0]);
+    if (out != NULL) {
+        out[got] = '\0';
+        while (got > 0 && out[got - 1] == '\n') {
+            out[--got] = '\0';
+        }
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* psql_file: run the schema file with psql -v qb_table=table (as a user would). */
+static int
+psql_file(const char *path, const char *table)
+{
+    const char *bin = getenv("QB_PSQL") != NULL ? getenv("QB_PSQL") : "psql";
+    char var[256];
+    snprintf(var, sizeof var, "qb_table=%s", table);
+    char *argv[] = {(char *)bin, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", var, "-d",
+                    (char *)conninfo(), "-f", (char *)path, NULL};
+    pid_t pid;
+    int st = 0;
+    if (posix_spawnp(&pid, bin, NULL, NULL, argv, environ) != 0) {
+        return 127;
+    }
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void
+psql_ok(const char *sql)
+{
+    if (psql_spawn(sql, NULL, 0, 0) != 0) {
+        fail_msg("psql failed: %s", sql);
+    }
+}
+
+static long
+psql_long(const char *sql)
+{
+    char out[64];
+    if (psql_spawn(sql, out, sizeof out, 0) != 0) {
+        fail_msg("psql failed: %s", sql);
+    }
+    return atol(out);
+}
+
+static struct qb *
+open_as(const char *owner, const char *table, const char *extra_conninfo)
+{
+    char ci[1024];
+    snprintf(ci, sizeof ci, "%s %s", conninfo(), extra_conninfo != NULL ? extra_conninfo : "");
+    struct qb_options o = {ci, table, NULL, 0, NULL, NULL, NULL, owner};
+    struct qb *q = NULL;
+    struct gman_err err = {0, ""};
+    int rc = ops->open(&o, &q, &err);
+    if (rc != 0) {
+        fail_msg("open %s failed: %d %s", table, rc, err.msg);
+    }
+    return q;
+}
+
+static int
+open_err(const char *table, struct gman_err *err)
+{
+    struct qb_options o = {conninfo(), table, NULL, 0, NULL, NULL, NULL, "t-err"};
+    struct qb *q = NULL;
+    int rc = ops->open(&o, &q, err);
+    ops->close(q);
+    return rc;
+}
+
+/* Rows seen by claim/replay, copied. */
+struct got {
+    size_t n;
+    int64_t id[4096];
+    int prio[4096];
+    int64_t when[4096];
+    char func[4096][80];
+    char uniq[4096][80];
+    uint8_t *data[4096];
+    size_t data_len[4096];
+};
+
+static int
+collect(void *ctx, const struct qb_row *r)
+{
+    struct got *g = ctx;
+    if (g->n >= 4096) {
+        return 1;
+    }
+    size_t i = g->n++;
+    g->id[i] = r->id;
+    g->prio[i] = r->priority;
+    g->when[i] = r->when;
+    snprintf(g->func[i], sizeof g->func[i], "%.*s", (int)r->func_len, (const char *)r->func);
+    snprintf(g->uniq[i], sizeof g->uniq[i], "%.*s", (int)r->unique_len, (const char *)r->unique);
+    g->data[i] = malloc(r->data_len + 1);
+    memcpy(g->data[i], r->data, r->data_len);
+    g->data_len[i] = r->data_len;
+    return 0;
+}
+
+static struct got *
+got_new(void)
+{
+    struct got *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    return g;
+}
+
+static void
+got_free(struct got *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->data[i]);
+    }
+    free(g);
+}
+
+static struct qb_row
+mkrow(const char *func, const char *uniq, const void *data, size_t len, int prio, int64_t when)
+{
+    struct qb_row r = {0, func, strlen(func), uniq, strlen(uniq), data, len, prio, when, 0};
+    return r;
+}
+
+static int
+claim_all(struct qb *q, struct got *g)
+{
+    struct gman_err err = {0, ""};
+    int n = ops->claim(q, 1000, collect, g, &err);
+    if (n < 0) {
+        fail_msg("claim failed: %s", err.msg);
+    }
+    return n;
+}
+
+static void
+replay_all(struct qb *q, struct got *g)
+{
+    struct gman_err err = {0, ""};
+    if (ops->replay(q, collect, g, &err) != 0) {
+        fail_msg("replay failed: %s", err.msg);
+    }
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- SQL-inserted rows: rollback, commit, exactly once ---------------------------------- */
+
+static void
+test_sql_rollback_then_commit(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-sql", "pg_sql_tx", NULL);
+    struct got *g = got_new();
+    psql_ok("BEGIN; INSERT INTO pg_sql_tx (function_name, data) VALUES ('rolled', 'x'); ROLLBACK");
+    assert_int_equal(claim_all(q, g), 0);
+    psql_ok("BEGIN; INSERT INTO pg_sql_tx (function_name, unique_key, priority, data, when_to_run)"
+            " VALUES ('committed', 'u-1', 0, decode('00ff0041', 'hex'), 4102444800);"
+            " INSERT INTO pg_sql_tx (function_name, data) VALUES ('second', 'two'); COMMIT");
+    assert_int_equal(claim_all(q, g), 2);
+    assert_string_equal(g->func[0], "committed");
+    assert_string_equal(g->uniq[0], "u-1");
+    assert_int_equal(g->prio[0], 0);
+    assert_true(g->when[0] == 4102444800LL);
+    assert_int_equal(g->data_len[0], 4);
+    assert_memory_equal(g->data[0], "\x00\xff\x00\x41", 4);
+    assert_string_equal(g->func[1], "second");
+    assert_int_equal(g->prio[1], 1); /* defaults */
+    assert_true(g->id[0] < g->id[1]);
+    assert_int_equal(claim_all(q, g), 0); /* exactly once */
+    struct qb *other = open_as("t-sql-other", "pg_sql_tx", NULL);
+    assert_int_equal(claim_all(other, g), 0);
+    ops->close(other);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_sql_tx WHERE claimed_by = 't-sql'"), 2);
+    struct got *r = got_new();
+    replay_all(q, r); /* claimed rows are ours now: a restart replays them */
+    assert_int_equal(r->n, 2);
+    assert_int_equal(r->prio[0], 0);
+    int64_t ids[2] = {r->id[0], r->id[1]};
+    struct gman_err err = {0, ""};
+    assert_int_equal(ops->remove(q, ids, 2, &err), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_sql_tx"), 0);
+    got_free(r);
+    got_free(g);
+    ops->close(q);
+}
+
+/* ---- LISTEN/NOTIFY ------------------------------------------------------------------------ */
+
+static void
+test_wait_notify(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-wait", "pg_wait_q", NULL);
+    struct gman_err err = {0, ""};
+    struct got *g = got_new();
+    assert_int_equal(ops->wait(q, 1000, &err), 1); /* first call: LISTEN, claim again */
+    assert_int_equal(claim_all(q, g), 0);
+    assert_int_equal(ops->wait(q, 100, &err), 0);
+    psql_ok("BEGIN; INSERT INTO pg_wait_q (function_name) VALUES ('never'); ROLLBACK");
+    assert_int_equal(ops->wait(q, 300, &err), 0);
+    psql_ok("INSERT INTO pg_wait_q (function_name) VALUES ('now')");
+    double t0 = now_s();
+    assert_int_equal(ops->wait(q, 5000, &err), 1);
+    assert_true(now_s() - t0 < 1.0);
+    assert_int_equal(claim_all(q, g), 1);
+    /* blocked in wait, woken by a commit 0.5 s later */
+    int pid = psql_spawn("SELECT pg_sleep(0.5); INSERT INTO pg_wait_q (function_name) VALUES "
+                         "('later')", NULL, 0, 1);
+    t0 = now_s();
+    assert_int_equal(ops->wait(q, 10000, &err), 1);
+    double dt = now_s() - t0;
+    assert_true(dt > 0.3 && dt < 5.0);
+    waitpid(pid, NULL, 0);
+    assert_int_equal(claim_all(q, g), 1);
+    assert_string_equal(g->func[1], "later");
+    /* our own adds (claimed_by set) do not notify */
+    struct qb_row row = mkrow("own", "", "d", 1, 1, 0);
+    assert_int_equal(ops->add(q, &row, 1, &err), 0);
+    assert_int_equal(ops->wait(q, 300, &err), 0);
+    int64_t id = row.id;
+    assert_int_equal(ops->remove(q, &id, 1, &err), 0);
+    assert_int_equal(ops->remove(q, g->id, 2, &err), 0);
+    got_free(g);
+    ops->close(q);
+}
+
+/* ---- gearmand's table is taken over ------------------------------------------------------- */
+
+static void
+test_takeover_gearmand_table(void **state)
+{
+    (void)state;
+    psql_ok("CREATE TABLE gm_old (unique_key VARCHAR(64), function_name VARCHAR(255),"
+            " priority INTEGER, data BYTEA, when_to_run INTEGER, UNIQUE (unique_key, function_name));"
+            " INSERT INTO gm_old VALUES ('u-a', 'reverse', 1, 'hello', 0),"
+            " ('u-b', 'reverse', 0, decode('000102ff', 'hex'), 0),"
+            " ('u-c', 'later', 2, '', 2000000000),"
+            " ('', 'nokey', 1, 'x''y\"z', 0)");
+    struct qb *q = open_as("t-take", "gm_old", NULL);
+    assert_int_equal(psql_long("SELECT count(*) FROM gm_old_gearmand"), 4); /* kept aside */
+    assert_int_equal(psql_long("SELECT count(*) FROM gm_old WHERE claimed_by IS NULL"), 4);
+    struct got *g = got_new();
+    assert_int_equal(claim_all(q, g), 4);
+    assert_string_equal(g->func[0], "reverse");
+    assert_string_equal(g->uniq[0], "u-a");
+    assert_int_equal(g->prio[0], 1);
+    assert_memory_equal(g->data[0], "hello", 5);
+    assert_string_equal(g->uniq[1], "u-b");
+    assert_int_equal(g->prio[1], 0);
+    assert_int_equal(g->data_len[1], 4);
+    assert_memory_equal(g->data[1], "\x00\x01\x02\xff", 4);
+    assert_string_equal(g->func[2], "later");
+    assert_int_equal(g->prio[2], 2);
+    assert_true(g->when[2] == 2000000000LL);
+    assert_int_equal(g->data_len[2], 0);
+    assert_string_equal(g->uniq[3], "");
+    assert_memory_equal(g->data[3], "x'y\"z", 5);
+    ops->close(q);
+    q = open_as("t-take", "gm_old", NULL); /* now ours: no second takeover */
+    struct got *r = got_new();
+    replay_all(q, r);
+    assert_int_equal(r->n, 4);
+    assert_int_equal(psql_long("SELECT count(*) FROM gm_old"), 4);
+    got_free(r);
+    got_free(g);
+    ops->close(q);
+}
+
+static void
+test_foreign_tables_refused(void **state)
+{
+    (void)state;
+    struct gman_err err = {0, ""};
+    psql_ok("CREATE TABLE pg_not_queue (a int); CREATE VIEW pg_view_q AS SELECT 1 AS id;"
+            " CREATE TABLE pg_bad_types (id bigint, function_name text, unique_key text,"
+            " priority integer, data bytea, when_to_run bigint, claimed_by text)");
+    assert_int_equal(open_err("pg_not_queue", &err), GMAN_ERR_QUEUE);
+    assert_non_null(strstr(err.msg, "not a queue table"));
+    assert_int_equal(open_err("pg_view_q", &err), GMAN_ERR_QUEUE);
+    assert_non_null(strstr(err.msg, "not a table"));
+    assert_int_equal(open_err("pg_bad_types", &err), GMAN_ERR_QUEUE);
+    assert_non_null(strstr(err.msg, "priority is integer, expected smallint"));
+    assert_int_equal(open_err("a.b.c", &err), GMAN_ERR_INVALID);
+    assert_int_equal(open_err("\"unterminated", &err), GMAN_ERR_INVALID);
+    assert_int_equal(open_err("s.", &err), GMAN_ERR_INVALID);
+    assert_int_equal(open_err("\"\"", &err), GMAN_ERR_INVALID);
+    struct qb_options o = {"host=127.0.0.1 port=1 connect_timeout=2", "q", NULL, 0, NULL, NULL,
+                           NULL, "t-err"};
+    struct qb *q = NULL;
+    assert_int_equal(ops->open(&o, &q, &err), GMAN_ERR_CONNECT);
+    assert_non_null(strstr(err.msg, "postgres: could not connect"));
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_not_queue"), 0); /* untouched */
+}
+
+/* ---- the schema file, run by psql, makes a table the backend takes as its own ------------- */
+
+static void
+test_schema_file_by_psql(void **state)
+{
+    (void)state;
+    const char *path = getenv("QB_PG_SCHEMA");
+    if (path == NULL) {
+        skip();
+    }
+    assert_int_equal(psql_file(path, "From File"), 0);
+    psql_ok("INSERT INTO \"From File\" (function_name, data) VALUES ('by-sql', 'x')");
+    struct qb *q = open_as("t-file", "\"From File\"", NULL);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'From File%'"),
+                     1); /* recognised as ours: not taken over, not recreated */
+    struct got *g = got_new();
+    assert_int_equal(claim_all(q, g), 1);
+    assert_string_equal(g->func[0], "by-sql");
+    struct gman_err err = {0, ""};
+    assert_int_equal(ops->remove(q, g->id, 1, &err), 0);
+    got_free(g);
+    ops->close(q);
+}
+
+/* ---- names and values that need quoting are taken literally ----------------------------- */
+
+static void
+test_quoted_schema_table(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-quote", "\"my schema\".\"Queue-1\"", NULL);
+    struct gman_err err = {0, ""};
+    struct qb_row row = mkrow("f", "k", "v", 1, 1, 0);
+    assert_int_equal(ops->add(q, &row, 1, &err), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM \"my schema\".\"Queue-1\""), 1);
+    assert_int_equal(ops->wait(q, 0, &err), 1); /* LISTEN */
+    psql_ok("INSERT INTO \"my schema\".\"Queue-1\" (function_name) VALUES ('from-sql')");
+    assert_int_equal(ops->wait(q, 5000, &err), 1);
+    struct got *g = got_new();
+    assert_int_equal(claim_all(q, g), 1);
+    assert_string_equal(g->func[0], "from-sql");
+    got_free(g);
+    ops->close(q);
+    /* unquoted parts fold to lower case, like gearmand's interpolated name did */
+    q = open_as("t-quote", "My_Schema.My_Queue", NULL);
+    assert_int_equal(ops->add(q, &row, 1, &err), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM my_schema.my_queue"), 1);
+    ops->close(q);
+    /* a hostile table name is a name, nothing else */
+    psql_ok("CREATE TABLE pg_sentinel (a int); INSERT INTO pg_sentinel VALUES (1)");
+    q = open_as("t-quote", "\"x\"\"; DROP TABLE pg_sentinel; --\"", NULL);
+    assert_int_equal(ops->add(q, &row, 1, &err), 0);
+    ops->close(q);
+    assert_int_equal(psql_long("SELECT count(*) FROM \"x\"\"; DROP TABLE pg_sentinel; --\""), 1);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_sentinel"), 1);
+}
+
+static void
+test_hostile_values_stored_literally(void **state)
+{
+    (void)state;
+    psql_ok("CREATE TABLE pg_sentinel2 (a int); INSERT INTO pg_sentinel2 VALUES (1)");
+    struct qb *q = open_as("t-inject", "pg_inject", NULL);
+    static const char *const funcs[] = {"x'); DROP TABLE pg_sentinel2; --", "$1 $2 \\\\ %s %n",
+                                        "\"quoted\"; DELETE FROM pg_inject"};
+    static const char *const uniqs[] = {"'; DROP TABLE pg_sentinel2; --", "\\x00ff", "'||'"};
+    struct qb_row rows[3];
+    for (int i = 0; i < 3; i++) {
+        rows[i] = mkrow(funcs[i], uniqs[i], funcs[i], strlen(funcs[i]), 1, 0);
+    }
+    struct gman_err err = {0, ""};
+    assert_int_equal(ops->add(q, rows, 3, &err), 0);
+    struct got *g = got_new();
+    replay_all(q, g);
+    assert_int_equal(g->n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(g->func[i], funcs[i]);
+        assert_string_equal(g->uniq[i], uniqs[i]);
+        assert_int_equal(g->data_len[i], strlen(funcs[i]));
+        assert_memory_equal(g->data[i], funcs[i], strlen(funcs[i]));
+    }
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_sentinel2"), 1);
+    got_free(g);
+    ops->close(q);
+}
+
+/* ---- rows the database refuses are isolated; the others are stored ----------------------- */
+
+static void
+test_refused_rows_isolated(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-bad", "pg_bad_rows", NULL);
+    static const char bad_utf8[] = "bad-\xff\xfe";
+    static const char nul_key[] = {'k', 0, 'x'};
+    char big_lie[1] = {0};
+    struct qb_row rows[7] = {
+        mkrow("good-1", "", "a", 1, 1, 0),
+        mkrow(bad_utf8, "", "b", 1, 1, 0),       /* refused by the database */
+        mkrow("good-2", "", "c", 1, 2, 0),
+        mkrow("good-3", "", "d", 1, 9, 0),       /* priority out of range */
+        mkrow("good-4", "", big_lie, 1, 1, 0),   /* claims 2 GiB: too large */
+        mkrow("good-5", "", "e", 1, 1, 0),
+        mkrow("nul", "", "f", 1, 1, 0),          /* NUL in the unique key */
+    };
+    rows[4].data_len = (size_t)2 << 30;
+    rows[6].unique = nul_key;
+    rows[6].unique_len = sizeof nul_key;
+    struct gman_err err = {0, ""};
+    assert_int_equal(ops->add(q, rows, 7, &err), 0);
+    assert_int_equal(rows[0].status, 0);
+    assert_true(rows[1].status < 0);
+    assert_int_equal(rows[2].status, 0);
+    assert_int_equal(rows[3].status, GMAN_ERR_INVALID);
+    assert_int_equal(rows[4].status, GMAN_ERR_TOO_LARGE);
+    assert_int_equal(rows[5].status, 0);
+    assert_true(rows[6].status < 0);
+    assert_true(rows[0].id < rows[2].id && rows[2].id < rows[5].id);
+    struct got *g = got_new();
+    replay_all(q, g);
+    assert_int_equal(g->n, 3);
+    assert_string_equal(g->func[0], "good-1");
+    assert_string_equal(g->func[1], "good-5");
+    assert_string_equal(g->func[2], "good-2"); /* priority 2 last */
+    /* a whole batch of refused rows: nothing stored, every row says so */
+    struct qb_row bad[2] = {mkrow(bad_utf8, "", "", 0, 1, 0), mkrow(bad_utf8, "u", "", 0, 1, 0)};
+    assert_int_equal(ops->add(q, bad, 2, &err), 0);
+    assert_true(bad[0].status < 0 && bad[1].status < 0);
+    assert_non_null(strstr(err.msg, "postgres: "));
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_bad_rows"), 3);
+    got_free(g);
+    ops->close(q);
+}
+
+/* a big payload (sent alone, not copied) and a batch spanning many INSERT statements */
+static void
+test_big_payload_and_chunks(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-big", "pg_big", NULL);
+    size_t big = (size_t)8 << 20;
+    uint8_t *payload = malloc(big);
+    assert_non_null(payload);
+    for (size_t i = 0; i < big; i++) {
+        payload[i] = (uint8_t)(i * 7 + (i >> 13));
+    }
+    enum { N = 2500 };
+    struct qb_row *rows = calloc(N, sizeof *rows);
+    for (int i = 0; i < N; i++) {
+        rows[i] = mkrow("chunked", "", "p", 1, 1, i);
+    }
+    rows[1234].data = payload;
+    rows[1234].data_len = big;
+    struct gman_err err = {0, ""};
+    assert_int_equal(ops->add(q, rows, N, &err), 0);
+    for (int i = 1; i < N; i++) {
+        assert_int_equal(rows[i].status, 0);
+        assert_true(rows[i].id > rows[i - 1].id);
+    }
+    struct got *g = got_new();
+    replay_all(q, g);
+    assert_int_equal(g->n, N);
+    for (int i = 0; i < N; i++) {
+        assert_true(g->when[i] == i && g->id[i] == rows[i].id);
+    }
+    assert_int_equal(g->data_len[1234], big);
+    assert_memory_equal(g->data[1234], payload, big);
+    assert_int_equal(ops->remove(q, g->id, N, &err), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_big"), 0);
+    got_free(g);
+    free(rows);
+    free(payload);
+    ops->close(q);
+}
+
+/* ---- two servers claim concurrently: every row exactly once ------------------------------- */
+
+struct claimer {
+    const char *owner;
+    struct got *g;
+    int failed;
+};
+
+static void *
+claimer_run(void *arg)
+{
+    struct claimer *c = arg;
+    struct qb_options o = {conninfo(), "pg_race", NULL, 0, NULL, NULL, NULL, c->owner};
+    struct qb *q = NULL;
+    struct gman_err err = {0, ""};
+    if (ops->open(&o, &q, &err) != 0) {
+        c->failed = 1;
+        return NULL;
+    }
+    int idle = 0;
+    while (idle < 3) {
+        int n = ops->claim(q, 7, collect, c->g, &err);
+        if (n < 0) {
+            c->failed = 1;
+            break;
+        }
+        idle = n == 0 ? idle + 1 : 0;
+    }
+    ops->close(q);
+    return NULL;
+}
+
+static void
+test_concurrent_claimers(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-race-setup", "pg_race", NULL);
+    ops->close(q);
+    psql_ok("INSERT INTO pg_race (function_name, unique_key)"
+            " SELECT 'race', 'k' || g FROM generate_series(1, 1000) g");
+    struct claimer c[2] = {{"t-race-1", got_new(), 0}, {"t-race-2", got_new(), 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, claimer_run, &c[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(c[i].failed, 0);
+    }
+    assert_int_equal(c[0].g->n + c[1].g->n, 1000);
+    assert_int_equal(psql_long("SELECT count(DISTINCT claimed_by) FROM pg_race"), 2);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_race WHERE claimed_by IS NULL"), 0);
+    for (int i = 0; i < 2; i++) {
+        for (size_t k = 1; k < c[i].g->n; k++) {
+            assert_true(c[i].g->id[k] > c[i].g->id[k - 1]); /* oldest first, never twice */
+        }
+        got_free(c[i].g);
+    }
+}
+
+/* ---- the connection goes away ------------------------------------------------------------- */
+
+static void
+test_reconnect_after_terminate(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-term", "pg_term", "application_name=qb_test_term");
+    struct gman_err err = {0, ""};
+    struct qb_row row = mkrow("before", "", "1", 1, 1, 0);
+    assert_int_equal(ops->add(q, &row, 1, &err), 0);
+    assert_int_equal(psql_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                               " WHERE application_name = 'qb_test_term'"), 1);
+    usleep(200 * 1000);
+    row = mkrow("after", "", "2", 1, 1, 0);
+    int rc = ops->add(q, &row, 1, &err);
+    if (rc == GMAN_ERR_CONNECT) { /* allowed once; the next call reconnects by itself */
+        rc = ops->add(q, &row, 1, &err);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(ops->wait(q, 0, &err), 1);
+    psql_ok("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = 'qb_test_term'");
+    rc = ops->wait(q, 2000, &err); /* lost while waiting: an error, then it works again */
+    assert_true(rc == GMAN_ERR_CONNECT || rc == 1);
+    struct got *g = got_new();
+    replay_all(q, g);
+    assert_int_equal(g->n, 2);
+    assert_string_equal(g->func[1], "after");
+    assert_int_equal(ops->remove(q, g->id, 2, &err), 0);
+    got_free(g);
+    ops->close(q);
+}
+
+static void
+test_database_restart(void **state)
+{
+    (void)state;
+    if (getenv("QB_PG_STOP") == NULL || getenv("QB_PG_START") == NULL) {
+        skip();
+    }
+    struct qb *q = open_as("t-restart", "pg_restart", NULL);
+    struct gman_err err = {0, ""};
+    struct qb_row row = mkrow("before", "", "1", 1, 1, 0);
+    assert_int_equal(ops->add(q, &row, 1, &err), 0);
+    assert_int_equal(system(getenv("QB_PG_STOP")), 0);
+    row = mkrow("down", "", "2", 1, 1, 0);
+    assert_int_equal(ops->add(q, &row, 1, &err), GMAN_ERR_CONNECT);
+    assert_int_equal(row.status, GMAN_ERR_CONNECT);
+    assert_non_null(strstr(err.msg, "postgres: "));
+    struct got *g = got_new();
+    assert_int_equal(ops->claim(q, 10, collect, g, &err), GMAN_ERR_CONNECT);
+    assert_int_equal(ops->replay(q, collect, g, &err), GMAN_ERR_CONNECT);
+    assert_int_equal(system(getenv("QB_PG_START")), 0);
+    row = mkrow("back", "", "3", 1, 1, 0);
+    assert_int_equal(ops->add(q, &row, 1, &err), 0);
+    replay_all(q, g);
+    assert_int_equal(g->n, 2);
+    assert_string_equal(g->func[0], "before");
+    assert_string_equal(g->func[1], "back");
+    assert_int_equal(ops->remove(q, g->id, 2, &err), 0);
+    got_free(g);
+    ops->close(q);
+}
+
+/* ---- timings (QB_PG_BENCH=N) -------------------------------------------------------------- */
+
+static int
+count_rows(void *ctx, const struct qb_row *r)
+{
+    (void)r;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static void
+test_bench(void **state)
+{
+    (void)state;
+    long n = getenv("QB_PG_BENCH") != NULL ? atol(getenv("QB_PG_BENCH")) : 0;
+    if (n <= 0) {
+        skip();
+    }
+    struct qb *q = open_as("t-bench", "pg_bench", NULL);
+    long B = getenv("QB_PG_BENCH_BATCH") != NULL ? atol(getenv("QB_PG_BENCH_BATCH")) : 1000;
+    B = B > 0 ? B : 1000;
+    struct qb_row *rows = calloc((size_t)B, sizeof *rows);
+    assert_non_null(rows);
+    char payload[100];
+    memset(payload, 'p', sizeof payload);
+    struct gman_err err = {0, ""};
+    double t0 = now_s();
+    for (long done = 0; done < n; done += B) {
+        for (long i = 0; i < B; i++) {
+            rows[i] = mkrow("bench-func", "", payload, sizeof payload, (int)(i % 3), 0);
+        }
+        assert_int_equal(ops->add(q, rows, (size_t)B, &err), 0);
+    }
+    double add_s = now_s() - t0;
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    size_t seen = 0;
+    t0 = now_s();
+    assert_int_equal(ops->replay(q, count_rows, &seen, &err), 0);
+    double replay_s = now_s() - t0;
+    getrusage(RUSAGE_SELF, &ru1);
+    assert_int_equal(seen, (size_t)((n + B - 1) / B * B));
+    printf("# bench: add %ld rows (100-byte payload) in batches of %ld: %.2f s, %.0f rows/s\n", n,
+           B, add_s, (double)n / add_s);
+    printf("# bench: replay %zu rows: %.2f s, max RSS %ld -> %ld KiB\n", seen, replay_s,
+           ru0.ru_maxrss, ru1.ru_maxrss);
+    t0 = now_s();
+    psql_ok("TRUNCATE pg_bench");
+    free(rows);
+    ops->close(q);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sql_rollback_then_commit),
+        cmocka_unit_test(test_wait_notify),
+        cmocka_unit_test(test_takeover_gearmand_table),
+        cmocka_unit_test(test_foreign_tables_refused),
+        cmocka_unit_test(test_schema_file_by_psql),
+        cmocka_unit_test(test_quoted_schema_table),
+        cmocka_unit_test(test_hostile_values_stored_literally),
+        cmocka_unit_test(test_refused_rows_isolated),
+        cmocka_unit_test(test_big_payload_and_chunks),
+        cmocka_unit_test(test_concurrent_claimers),
+        cmocka_unit_test(test_reconnect_after_terminate),
+        cmocka_unit_test(test_database_restart),
+        cmocka_unit_test(test_bench),
+    };
+    return cmocka_run_group_tests_name("postgres", tests, NULL, NULL);
+}
