@@ -951,6 +951,9 @@ static int
 myq_add(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
 {
     int rc = myq_ready(q, err);
+    for (size_t i = 0; rc != 0 && i < n; i++) {
+        rows[i].status = 0; /* marked failed below */
+    }
     if (rc == 0 && myq_check(q, rows, n, err) == 0) {
         return 0;
     }

@@ -293,14 +293,15 @@ pg_parse_part(const char **s)
         return NULL;
     }
     if (*p == '"') {
-        for (p++; *p != '\0' && !(*p == '"' && p[1] != '"'); p++) {
-            out[n++] = *p;
-            p += *p == '"';
+        int closed = 0;
+        for (p++; *p != '\0' && !closed; p++) {
+            closed = *p == '"' && p[1] != '"';
+            if (!closed) {
+                out[n++] = *p;
+                p += *p == '"'; /* "" stands for " */
+            }
         }
-        p += *p == '"' ? 1 : 0;
-        if (p[-1] != '"' || p - *s < 2) {
-            n = 0; /* unterminated */
-        }
+        n = closed ? n : 0;
     } else {
         for (; *p != '\0' && *p != '.' && *p != '"'; p++) {
             out[n++] = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;

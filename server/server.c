@@ -115,6 +115,22 @@ server_on_timer_wake(evutil_socket_t fd, short what, void *arg)
     server_arm_timer(s, next);
 }
 
+/* server_on_graceful: after SIGUSR1, every 100 ms: stop when the core holds no job. */
+static void
+server_on_graceful(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct server *s = arg;
+    server_lock(s, NULL);
+    size_t jobs = s->core->jobs.count;
+    server_unlock(s);
+    if (jobs == 0) {
+        log_msg(&s->log, CONFIG_LEVEL_NOTICE, "graceful shutdown: no jobs left, stopping");
+        event_base_loopbreak(s->base);
+    }
+}
+
 static void
 server_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -124,6 +140,14 @@ server_on_signal(evutil_socket_t sig, short what, void *arg)
         log_reopen(&s->log);
         log_msg(&s->log, CONFIG_LEVEL_NOTICE, "log file reopened");
         return;
+    }
+    if (sig == SIGUSR1 && s->graceful_ev == NULL) {
+        struct timeval tv = {0, 100000};
+        s->graceful_ev = event_new(s->base, -1, EV_PERSIST, server_on_graceful, s);
+        if (s->graceful_ev != NULL && event_add(s->graceful_ev, &tv) == 0) {
+            log_msg(&s->log, CONFIG_LEVEL_NOTICE, "SIGUSR1: stopping once no jobs remain");
+            return;
+        }
     }
     log_msg(&s->log, CONFIG_LEVEL_NOTICE, "received signal %d, shutting down", (int)sig);
     event_base_loopbreak(s->base);
@@ -330,6 +354,9 @@ server_destroy(struct server *s)
     s->store = NULL;
     if (s->timer_ev != NULL) {
         event_free(s->timer_ev);
+    }
+    if (s->graceful_ev != NULL) {
+        event_free(s->graceful_ev);
     }
     if (s->timer_wake_ev != NULL) {
         event_free(s->timer_wake_ev);

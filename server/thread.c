@@ -130,9 +130,11 @@ thread_adopt(struct io_thread *t)
     if (n > 64) {
         n = 64;
     }
-    memcpy(fds, t->queue, (size_t)n * sizeof *fds);
-    memmove(t->queue, t->queue + n, (size_t)(t->qlen - n) * sizeof *fds);
-    t->qlen -= n;
+    if (n > 0) {
+        memcpy(fds, t->queue, (size_t)n * sizeof *fds);
+        memmove(t->queue, t->queue + n, (size_t)(t->qlen - n) * sizeof *fds);
+        t->qlen -= n;
+    }
     int more = t->qlen > 0;
     int stop = t->stop;
     pthread_mutex_unlock(&t->qlock);

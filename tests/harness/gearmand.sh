@@ -14,6 +14,7 @@
 GM_HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd)
 GM_ROOT=$(cd "$GM_HARNESS_DIR/../.." && pwd)
 : "${GEARMAND_BIN:=$GM_ROOT/build/gearmand}"
+case "$GEARMAND_BIN" in /*) ;; *) GEARMAND_BIN=$PWD/$GEARMAND_BIN ;; esac
 export GEARMAND_BIN GM_HARNESS_DIR
 export PERL5LIB="$GM_HARNESS_DIR${PERL5LIB:+:$PERL5LIB}"
 
@@ -26,17 +27,16 @@ GM_PORT=""
 GM_PID=""
 GM_DIR=""
 GM_LOG=""
-GM_FAILED=0
+GM_TERMINATED=0
 
 # gm_log: progress note on stderr (shown by run.sh when a test fails).
 gm_log() {
     echo "# $*" >&2
 }
 
-# gm_fail: report a failure with the server log tail and exit 1 (cleanup runs from the trap).
+# gm_fail: report a failure and exit 1 (the EXIT trap then shows the server's stderr and log).
 gm_fail() {
     echo "FAIL: $*" >&2
-    GM_FAILED=1
     exit 1
 }
 
@@ -92,8 +92,9 @@ gm_start() {
     for try in 1 2 3 4 5; do
         port=$(gm_free_port) || continue
         dir=$(mktemp -d "$GM_TMP/server.XXXXXX")
-        "$GEARMAND_BIN" -L 127.0.0.1 -p "$port" -l "$dir/gearmand.log" \
-            -P "$dir/gearmand.pid" "$@" </dev/null >"$dir/stdout" 2>"$dir/stderr" &
+        # run inside its temp dir (core files and the like land there); exec keeps $! the server
+        (cd "$dir" && exec "$GEARMAND_BIN" -L 127.0.0.1 -p "$port" -l "$dir/gearmand.log" \
+            -P "$dir/gearmand.pid" "$@" </dev/null >"$dir/stdout" 2>"$dir/stderr") &
         pid=$!
         GM_SERVER_PIDS="$GM_SERVER_PIDS $pid"
         if gm_wait_ready "$port" "$pid" 10; then
@@ -236,13 +237,20 @@ gm_cleanup() {
     local rc=$? pid f
     trap - EXIT INT TERM HUP
     gm_bg_stop_all
-    if [ -n "$GM_PID" ] && ! gm_is_ours "$GM_PID" && [ "$GM_FAILED" = 0 ]; then
+    if [ -n "$GM_PID" ] && ! gm_is_ours "$GM_PID" && [ "$GM_TERMINATED" = 0 ]; then
         echo "FAIL: server pid $GM_PID died during the test" >&2
         tail -n 5 "$GM_DIR/stderr" >&2 2>/dev/null
         rc=1
     fi
     for pid in $GM_SERVER_PIDS; do
         gm_kill "$pid"
+    done
+    # sanitizer builds (make test-asan, test-tsan) report on stderr without always dying
+    for f in "$GM_TMP"/server.*/stderr; do
+        if grep -qE "ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:" "$f" 2>/dev/null; then
+            echo "FAIL: sanitizer report in $f" >&2
+            rc=1
+        fi
     done
     if [ "$rc" != 0 ]; then
         for f in "$GM_TMP"/server.*/stderr "$GM_LOG"; do
@@ -260,6 +268,6 @@ gm_cleanup() {
 }
 
 trap gm_cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-trap 'exit 129' HUP
+trap 'GM_TERMINATED=1; echo "# terminated (SIGTERM)" >&2; exit 143' TERM
+trap 'GM_TERMINATED=1; exit 130' INT
+trap 'GM_TERMINATED=1; exit 129' HUP

@@ -109,12 +109,13 @@ mdb__signal() {
     return 0
 }
 
+# (stderr off: bash would report "Killed" when it reaps the server)
 mdb_server_stop() {
-    mdb__signal TERM 60
+    mdb__signal TERM 60 2>/dev/null
 }
 
 mdb_server_kill() {
-    mdb__signal KILL 10
+    mdb__signal KILL 10 2>/dev/null
 }
 
 # mdb__setup_user: the test database and a password-protected user for 127.0.0.1 with all rights

@@ -10,6 +10,7 @@
 #                         # that runs pg_cleanup before any EXIT trap already set (chained)
 #   pg_server_stop        # stop the postmaster (fast), keep the data: for restart tests
 #   pg_server_start       # start it again on the same port and data
+#   pg_server_crash       # SIGKILL the postmaster and its children (crash recovery follows)
 #   pg_psql [ARGS...]     # psql -X -q -v ON_ERROR_STOP=1 on $PG_CONNINFO
 #   pg_cleanup            # stop by PID and remove $PG_TMP (also run by the trap)
 # Exports: PG_BINDIR PG_TMP PG_DATA PG_SOCKDIR PG_LOG PG_PORT PG_DB PG_CONNINFO PG_PID, and
@@ -101,6 +102,24 @@ pg_server_stop() {
     done
     kill -KILL "$pid" 2>/dev/null
     return 0
+}
+
+# pg_server_crash: SIGKILL our postmaster and its children (by PID), like a machine crash: the
+# next pg_server_start runs crash recovery.
+pg_server_crash() {
+    local pid kids k
+    pid=$(pg__read_pid)
+    pg__is_ours "$pid" || return 0
+    kids=$(ps -o pid= --ppid "$pid" 2>/dev/null)
+    kill -KILL "$pid" 2>/dev/null
+    for k in $kids; do
+        kill -KILL "$k" 2>/dev/null
+    done
+    for k in $(seq 1 50); do
+        pg__is_ours "$pid" || return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 # pg__init: fresh temp dir and cluster (UTF8, C.UTF-8, trust auth for local connections only).

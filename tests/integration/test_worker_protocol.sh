@@ -94,7 +94,8 @@ $g->expect_data(JOB_ASSIGN_UNIQ, "$hu2\0wp_r\0uq\0x");
 $g->req(WORK_COMPLETE, $hu2, '');
 $g->echo;
 
-# a job put back goes to the tail of its priority list
+# ours: a job put back goes to the head of its priority list, keeping submission order
+# (gearmand 1.1.20 puts it at the tail; README "Where we differ")
 my $t = GmRaw->new(name => 'tail-worker');
 $t->req(CAN_DO, 'wp_t');
 my $ht1 = $c->submit(SUBMIT_JOB_BG, 'wp_t', 't1', 'T1');
@@ -106,9 +107,9 @@ ok(wait_until(5, sub { $a->status_row("wp_t")->[1] == 0 }), "job not put back af
 my $t2 = GmRaw->new(name => 'tail-worker2');
 $t2->req(CAN_DO, 'wp_t');
 $t2->req(GRAB_JOB);
-$t2->expect_data(JOB_ASSIGN, "$ht2\0wp_t\0T2", 'untouched job first');
+$t2->expect_data(JOB_ASSIGN, "$ht1\0wp_t\0T1", 'requeued job first (it was first in line)');
 $t2->req(GRAB_JOB);
-$t2->expect_data(JOB_ASSIGN, "$ht1\0wp_t\0T1", 'requeued job last');
+$t2->expect_data(JOB_ASSIGN, "$ht2\0wp_t\0T2", 'untouched job after it');
 PERL
 
 gm_assert_alive

@@ -6,7 +6,9 @@
  *   test_mysql claim TABLE OWNER MAX
  *   test_mysql add TABLE OWNER FUNC UNIQUE PRIO WHEN DATA
  *   test_mysql bench TABLE OWNER ROWS BATCH PAYLOAD_BYTES
- * Rows print as "id prio when hex(func) hex(unique) hex(data)". */
+ *   test_mysql soak TABLE OWNER ROWS BATCH      (adds keys s0.., retrying failed calls)
+ *   test_mysql claimsoak TABLE OWNER ROWS FIRST_ID (claims until ROWS rows, retrying)
+ * Rows print as "id prio when hex(func) hex(unique) hex(data)" ("-" for empty). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -80,9 +82,9 @@ raw(void)
 {
     MYSQL *m = mysql_init(NULL);
     assert_non_null(m);
+    unsigned port = (unsigned)atoi(getenv("QB_PORT") ? getenv("QB_PORT") : "0");
     if (mysql_real_connect(m, getenv("QB_HOST"), getenv("QB_USER"), getenv("QB_PASSWORD"),
-                           getenv("QB_DB"), (unsigned)atoi(getenv("QB_PORT") ? getenv("QB_PORT") : "0"),
-                           NULL, 0) == NULL) {
+                           getenv("QB_DB"), port, NULL, 0) == NULL) {
         fail_msg("raw connect: %s", mysql_error(m));
     }
     return m;
@@ -620,6 +622,107 @@ tool_bench(struct qb *q, long rows, long batch, long payload)
     return 0;
 }
 
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* retry_wait: after a failed call: log the first failure of a streak, give up after 120 s. */
+static int
+retry_wait(long *streak, const struct gman_err *err)
+{
+    if ((*streak)++ == 0) {
+        fprintf(stderr, "retrying after: %s\n", err->msg);
+    }
+    sleep_ms(20);
+    return *streak < 6000 ? 0 : tool_fail("gave up", err);
+}
+
+/* tool_soak: add ROWS rows keyed s0.. in BATCH-row calls; a failed call is retried until it is
+ * stored, as the server would. Every key must then be in the table exactly once. */
+static int
+tool_soak(struct qb *q, long rows, long batch)
+{
+    char (*keys)[24] = calloc((size_t)batch, 24);
+    struct qb_row *r = calloc((size_t)batch, sizeof *r);
+    struct gman_err err = {0, ""};
+    long failures = 0, streak = 0;
+    for (long done = 0; done < rows;) {
+        long n = rows - done < batch ? rows - done : batch;
+        for (long i = 0; i < n; i++) {
+            snprintf(keys[i], 24, "s%ld", done + i);
+            r[i] = mk("soak", keys[i], keys[i], strlen(keys[i]), 1);
+        }
+        if (qb_mysql_ops.add(q, r, (size_t)n, &err) != 0) {
+            failures++;
+            if (retry_wait(&streak, &err) != 0) {
+                return 1;
+            }
+            continue;
+        }
+        for (long i = 0; i < n; i++) {
+            if (r[i].status != 0) {
+                return tool_fail("row refused", &err);
+            }
+        }
+        streak = 0;
+        done += n;
+    }
+    printf("acked %ld failures %ld\n", rows, failures);
+    free(keys);
+    free(r);
+    return 0;
+}
+
+struct soak_seen {
+    uint8_t *seen;
+    long rows, first, total, dups, strays;
+};
+
+static int
+soak_row(void *ctx, const struct qb_row *row)
+{
+    struct soak_seen *s = ctx;
+    long at = (long)row->id - s->first;
+    if (at < 0 || at >= s->rows) {
+        s->strays++;
+    } else if (s->seen[at]++ != 0) {
+        s->dups++;
+    }
+    s->total++;
+    return 0;
+}
+
+/* tool_claimsoak: claim until ROWS rows (ids FIRST..) were delivered; failed calls retried. */
+static int
+tool_claimsoak(struct qb *q, long rows, long first)
+{
+    struct soak_seen s = {calloc((size_t)rows, 1), rows, first, 0, 0, 0};
+    struct gman_err err = {0, ""};
+    long failures = 0, streak = 0, idle = 0;
+    while (s.total < rows && idle < 500) {
+        int n = qb_mysql_ops.claim(q, 50, soak_row, &s, &err);
+        if (n < 0) {
+            failures++;
+            if (retry_wait(&streak, &err) != 0) {
+                return 1;
+            }
+            continue;
+        }
+        streak = 0;
+        idle = n == 0 ? idle + 1 : 0;
+        if (n == 0) {
+            sleep_ms(20);
+        }
+    }
+    printf("claimed %ld duplicates %ld strays %ld failures %ld\n", s.total, s.dups, s.strays,
+           failures);
+    free(s.seen);
+    return s.total == rows && s.dups == 0 && s.strays == 0 ? 0 : 1;
+}
+
 static int
 tool_add(struct qb *q, char **argv)
 {
@@ -656,6 +759,10 @@ tool(int argc, char **argv)
         rc = tool_add(q, argv + 4);
     } else if (strcmp(cmd, "bench") == 0 && argc == 7) {
         rc = tool_bench(q, atol(argv[4]), atol(argv[5]), atol(argv[6]));
+    } else if (strcmp(cmd, "soak") == 0 && argc == 6) {
+        rc = tool_soak(q, atol(argv[4]), atol(argv[5]));
+    } else if (strcmp(cmd, "claimsoak") == 0 && argc == 6) {
+        rc = tool_claimsoak(q, atol(argv[4]), atol(argv[5]));
     } else if (strcmp(cmd, "open") != 0) {
         fprintf(stderr, "usage: see the top of tests/queue_backends/test_mysql.c\n");
         rc = 2;

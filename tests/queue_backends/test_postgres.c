@@ -4,7 +4,7 @@
  * refuses, concurrent claimers, reconnects. Env: QB_CONNINFO (required), QB_PSQL (psql binary),
  * QB_PG_STOP / QB_PG_START (shell commands that stop and start the server: restart test),
  * QB_PG_SCHEMA (path of sql/postgres/queue.sql), QB_PG_BENCH=N (also time N rows: add in
- * batches of 1000, replay, remove). */
+ * batches of QB_PG_BENCH_BATCH (1000), replay, remove), QB_PG_ONLY=pattern (run only those). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <spawn.h>
@@ -503,6 +503,100 @@ test_refused_rows_isolated(void **state)
     ops->close(q);
 }
 
+/* a refusal that is not about one row (here a trigger raising insufficient_privilege) stores
+ * nothing and is not retried row by row; rows all refused up front reach no database at all */
+static void
+test_database_refuses_batch(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-deny", "pg_deny", NULL);
+    psql_ok("CREATE FUNCTION pg_deny_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.function_name = 'forbidden' THEN RAISE EXCEPTION 'no jobs for you'"
+            " USING ERRCODE = '42501'; END IF; RETURN NEW; END $$;"
+            " CREATE TRIGGER pg_deny_t BEFORE INSERT ON pg_deny FOR EACH ROW"
+            " EXECUTE FUNCTION pg_deny_f()");
+    struct qb_row rows[2] = {mkrow("fine", "", "a", 1, 1, 0), mkrow("forbidden", "", "b", 1, 1, 0)};
+    struct gman_err err = {0, ""};
+    assert_int_equal(ops->add(q, rows, 2, &err), GMAN_ERR_QUEUE);
+    assert_int_equal(rows[0].status, GMAN_ERR_QUEUE);
+    assert_int_equal(rows[1].status, GMAN_ERR_QUEUE);
+    assert_non_null(strstr(err.msg, "no jobs for you"));
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_deny"), 0);
+    struct qb_row bad[2] = {mkrow("f", "", "", 0, 7, 0), mkrow("f", "", "", 0, -1, 0)};
+    assert_int_equal(ops->add(q, bad, 2, &err), 0);
+    assert_int_equal(bad[0].status, GMAN_ERR_INVALID);
+    assert_int_equal(bad[1].status, GMAN_ERR_INVALID);
+    rows[1] = mkrow("fine-too", "", "c", 1, 1, 0);
+    assert_int_equal(ops->add(q, rows, 2, &err), 0); /* the connection is fine afterwards */
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_deny"), 2);
+    ops->close(q);
+}
+
+static int
+stop_after_one(void *ctx, const struct qb_row *r)
+{
+    (void)r;
+    (*(int *)ctx)++;
+    return 1;
+}
+
+/* fn asking to stop: replay and claim end early without error */
+static void
+test_callback_stops(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-stop", "pg_stop", NULL);
+    struct qb_row rows[3] = {mkrow("a", "", "", 0, 1, 0), mkrow("b", "", "", 0, 1, 0),
+                             mkrow("c", "", "", 0, 1, 0)};
+    struct gman_err err = {0, ""};
+    assert_int_equal(ops->add(q, rows, 3, &err), 0);
+    int calls = 0;
+    assert_int_equal(ops->replay(q, stop_after_one, &calls, &err), 0);
+    assert_int_equal(calls, 1);
+    psql_ok("INSERT INTO pg_stop (function_name) VALUES ('s1'), ('s2')");
+    calls = 0;
+    assert_int_equal(ops->claim(q, 10, stop_after_one, &calls, &err), 2);
+    assert_int_equal(calls, 1);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_stop WHERE claimed_by = 't-stop'"), 5);
+    ops->close(q);
+}
+
+/* the connection dies inside COMMIT (a deferred constraint trigger ends its own backend): add and
+ * claim report GMAN_ERR_CONNECT, and after the reconnect nothing is stored twice or lost */
+static void
+test_connection_lost_in_commit(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-commit", "pg_commit", NULL);
+    psql_ok("CREATE TABLE pg_commit_kill (on_insert bool, on_update bool);"
+            " INSERT INTO pg_commit_kill VALUES (false, false);"
+            " CREATE FUNCTION pg_commit_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF (TG_OP = 'INSERT' AND (SELECT on_insert FROM pg_commit_kill)) OR"
+            " (TG_OP = 'UPDATE' AND (SELECT on_update FROM pg_commit_kill)) THEN"
+            " PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); END IF;"
+            " RETURN NULL; END $$;"
+            " CREATE CONSTRAINT TRIGGER pg_commit_t AFTER INSERT OR UPDATE ON pg_commit"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_commit_f()");
+    struct gman_err err = {0, ""};
+    struct qb_row rows[2] = {mkrow("x", "", "", 0, 1, 0), mkrow("y", "", "", 0, 1, 0)};
+    psql_ok("UPDATE pg_commit_kill SET on_insert = true");
+    assert_int_equal(ops->add(q, rows, 2, &err), GMAN_ERR_CONNECT);
+    psql_ok("UPDATE pg_commit_kill SET on_insert = false");
+    assert_int_equal(ops->add(q, rows, 2, &err), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_commit"), 2);
+    psql_ok("INSERT INTO pg_commit (function_name) VALUES ('sql-1'), ('sql-2');"
+            " UPDATE pg_commit_kill SET on_update = true");
+    struct got *g = got_new();
+    assert_int_equal(ops->claim(q, 10, collect, g, &err), GMAN_ERR_CONNECT);
+    psql_ok("UPDATE pg_commit_kill SET on_update = false");
+    assert_int_equal(claim_all(q, g), 2);
+    assert_int_equal(claim_all(q, g), 0);
+    assert_int_equal(g->n, 2);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_commit WHERE claimed_by = 't-commit'"), 4);
+    got_free(g);
+    ops->close(q);
+}
+
 /* a big payload (sent alone, not copied) and a batch spanning many INSERT statements */
 static void
 test_big_payload_and_chunks(void **state)
@@ -732,11 +826,17 @@ main(void)
         cmocka_unit_test(test_quoted_schema_table),
         cmocka_unit_test(test_hostile_values_stored_literally),
         cmocka_unit_test(test_refused_rows_isolated),
+        cmocka_unit_test(test_database_refuses_batch),
+        cmocka_unit_test(test_callback_stops),
+        cmocka_unit_test(test_connection_lost_in_commit),
         cmocka_unit_test(test_big_payload_and_chunks),
         cmocka_unit_test(test_concurrent_claimers),
         cmocka_unit_test(test_reconnect_after_terminate),
         cmocka_unit_test(test_database_restart),
         cmocka_unit_test(test_bench),
     };
+    if (getenv("QB_PG_ONLY") != NULL) {
+        cmocka_set_test_filter(getenv("QB_PG_ONLY"));
+    }
     return cmocka_run_group_tests_name("postgres", tests, NULL, NULL);
 }
