@@ -304,7 +304,8 @@ is_conn_error(int rc)
  * error happens. Returns 0 if some server answered, else the last error. */
 static int
 ask_each(struct gman_client *c, int kind, uint32_t type, const struct gman_slice *arg,
-         struct gman_client_sync *sy, int (*stop)(const struct gman_client_sync *), struct gman_err *err)
+         struct gman_client_sync *sy, int (*stop)(const struct gman_client_sync *),
+         struct gman_err *err)
 {
     int rc = GMAN_ERR_CONNECT, answered = 0;
     int64_t now = gman_conn_now();
@@ -367,7 +368,8 @@ gman_client_status_unique(struct gman_client *c, const char *unique, struct gman
     memset(st, 0, sizeof *st);
     struct gman_client_sync sy = {.st = st};
     struct gman_slice arg = {unique, strlen(unique)};
-    return ask_each(c, GMAN_CLIENT_REQ_STATUS_UNIQUE, GMAN_CMD_GET_STATUS_UNIQUE, &arg, &sy, stop_known, err);
+    return ask_each(c, GMAN_CLIENT_REQ_STATUS_UNIQUE, GMAN_CMD_GET_STATUS_UNIQUE, &arg, &sy,
+                    stop_known, err);
 }
 
 int

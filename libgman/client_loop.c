@@ -249,7 +249,8 @@ static int
 on_created(struct gman_client *c, size_t i, const struct gman_packet *p)
 {
     struct gman_client_req r;
-    if (pop_expect(c, i, GMAN_CLIENT_REQ_SUBMIT, &r, "unexpected JOB_CREATED") != 0 || r.ptr == NULL) {
+    if (pop_expect(c, i, GMAN_CLIENT_REQ_SUBMIT, &r, "unexpected JOB_CREATED") != 0 ||
+        r.ptr == NULL) {
         return 0;
     }
     struct gman_task *t = r.ptr;
@@ -314,8 +315,8 @@ on_status(struct gman_client *c, size_t i, const struct gman_packet *p)
 {
     int uniq = p->type == GMAN_CMD_STATUS_RES_UNIQUE;
     struct gman_client_req r;
-    if (pop_expect(c, i, uniq ? GMAN_CLIENT_REQ_STATUS_UNIQUE : GMAN_CLIENT_REQ_STATUS, &r, "unexpected STATUS_RES") != 0 ||
-        r.ptr == NULL) {
+    int kind = uniq ? GMAN_CLIENT_REQ_STATUS_UNIQUE : GMAN_CLIENT_REQ_STATUS;
+    if (pop_expect(c, i, kind, &r, "unexpected STATUS_RES") != 0 || r.ptr == NULL) {
         return 0;
     }
     struct gman_client_sync *sy = r.ptr;
@@ -536,7 +537,8 @@ client_wait(struct gman_client *c, struct gman_err *err)
 
 /* gman_client_loop_run: send and receive until done(c, arg) holds. */
 int
-gman_client_loop_run(struct gman_client *c, gman_client_done_fn done, const void *arg, struct gman_err *err)
+gman_client_loop_run(struct gman_client *c, gman_client_done_fn done, const void *arg,
+                     struct gman_err *err)
 {
     if (c->nslots == 0) {
         return gman_err_set(err, GMAN_ERR_INVALID, "no servers added");

@@ -30,7 +30,7 @@ struct gman_conn {
     int fd;                    /* socket, -1 while closed */
     struct gman_buf in;        /* received bytes not yet consumed */
     struct gman_buf out;       /* queued bytes not yet written */
-    size_t consume;            /* bytes of the packet/line last returned, dropped on the next call */
+    size_t consume;            /* bytes of the last packet/line handed out, dropped next call */
     int failed;                /* set when the connection broke; cleared by the caller */
     int64_t down_until;        /* ms (monotonic): skip this server until then (failed connect) */
     struct gman_err err;       /* why it last failed */
@@ -108,6 +108,6 @@ int gman_conn_recv_line(struct gman_conn *c, const char **line, size_t *len, int
  * Returns 0, 1 if wake_fd became readable (not drained), GMAN_ERR_TIMEOUT, GMAN_ERR_IO, or
  * GMAN_ERR_CLOSED when there is nothing to wait on and no deadline. */
 int gman_conn_poll(struct gman_conn *const *conns, size_t n, int64_t deadline, int wake_fd,
-                   struct gman_err *err);
+                   struct gman_err *err) GMAN_MUSTCHECK;
 
 #endif

@@ -216,7 +216,7 @@ gman_worker_add_function(struct gman_worker *w, const char *name, int timeout_ms
                          void *ctx, struct gman_err *err)
 {
     if (name == NULL || name[0] == '\0' || fn == NULL) {
-        return gman_err_set(err, GMAN_ERR_INVALID, "a function name and a work function are needed");
+        return gman_err_set(err, GMAN_ERR_INVALID, "a function name and work function are needed");
     }
     long at = find_func(w, name, strlen(name));
     if (at < 0) {

@@ -1,7 +1,8 @@
 /* worker.h - gman_worker_*: register functions, take jobs from every server in the list (GRAB,
  * PRE_SLEEP/NOOP, no busy polling), and report data, warnings, status and the outcome.
  * Owns: its connections and the job being worked. Not thread-safe: one worker per thread; only
- * gman_worker_stop may be called from another thread or a signal handler. Knows nothing of clients. */
+ * gman_worker_stop may be called from another thread or a signal handler.
+ * Knows nothing of clients. */
 #ifndef GMAN_WORKER_H
 #define GMAN_WORKER_H
 
@@ -50,7 +51,7 @@ int gman_worker_remove_function(struct gman_worker *w, const char *name,
                                 struct gman_err *err) GMAN_MUSTCHECK;
 
 /* gman_worker_connect: connect every server not yet connected. Returns 0 if at least one is
- * connected, else GMAN_ERR_CONNECT (gman_worker_work keeps retrying the others in the background). */
+ * connected, else GMAN_ERR_CONNECT (gman_worker_work keeps retrying the others meanwhile). */
 int gman_worker_connect(struct gman_worker *w, struct gman_err *err) GMAN_MUSTCHECK;
 
 /* gman_worker_work: wait for one job from any server, run its function, send the outcome.

@@ -813,28 +813,38 @@ myq_row_bytes(const struct qb *q, const struct qb_row *r)
     return r->func_len + r->unique_len + r->data_len + q->owner_len + MYQ_ROW_OVERHEAD;
 }
 
+/* myq_refuse: 0 if the database can take row r, else a status < 0 with err saying why. */
+static int
+myq_refuse(const struct qb *q, const struct qb_row *r, struct gman_err *err)
+{
+    if (r->unique_len > QB_UNIQUE_MAX) {
+        return gman_err_set(err, GMAN_ERR_INVALID, "mysql: a %zu-byte unique key is over %d bytes",
+                            r->unique_len, QB_UNIQUE_MAX);
+    }
+    if (r->func_len > MYQ_FUNC_MAX) {
+        return gman_err_set(err, GMAN_ERR_INVALID, "mysql: a %zu-byte function name is over %d "
+                            "bytes", r->func_len, MYQ_FUNC_MAX);
+    }
+    if (r->priority < 0 || r->priority > 2) {
+        return gman_err_set(err, GMAN_ERR_INVALID, "mysql: priority %d is not 0-2", r->priority);
+    }
+    if (myq_row_bytes(q, r) > q->packet_max) {
+        return gman_err_set(err, GMAN_ERR_TOO_LARGE, "mysql: a %zu-byte payload does not fit the "
+                            "server's max_allowed_packet (%lu bytes)", r->data_len, q->packet);
+    }
+    return 0;
+}
+
 /* myq_check: status < 0 for rows the database can never accept, 0 for the others (their count
- * is returned). err describes the last rejected row. */
+ * is returned). err describes the last refused row. */
 static size_t
 myq_check(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
 {
     size_t good = 0;
     for (size_t i = 0; i < n; i++) {
-        struct qb_row *r = &rows[i];
-        r->id = 0;
-        r->status = 0;
-        if (r->unique_len > QB_UNIQUE_MAX || r->func_len > MYQ_FUNC_MAX || r->priority < 0 ||
-            r->priority > 2) {
-            r->status = gman_err_set(err, GMAN_ERR_INVALID, "mysql: row %zu: unique key over %d "
-                                     "bytes, function name over %d bytes or priority not 0-2", i,
-                                     QB_UNIQUE_MAX, MYQ_FUNC_MAX);
-        } else if (myq_row_bytes(q, r) > q->packet_max) {
-            r->status = gman_err_set(err, GMAN_ERR_TOO_LARGE, "mysql: row %zu: a %zu-byte payload "
-                                     "does not fit the server's max_allowed_packet (%lu bytes)", i,
-                                     r->data_len, q->packet);
-        } else {
-            good++;
-        }
+        rows[i].id = 0;
+        rows[i].status = myq_refuse(q, &rows[i], err);
+        good += rows[i].status == 0;
     }
     return good;
 }

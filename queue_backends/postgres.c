@@ -363,14 +363,15 @@ pg_names(struct qb *q, const char *qrel, struct gman_err *err)
 }
 
 /* pg_resolve: settle the schema (an explicit one is created if missing; else the one holding the
- * table, else the creation schema of search_path) and the quoted names. In the setup transaction. */
+ * table, else the creation schema of search_path) and the quoted names. Inside the setup. */
 static int
 pg_resolve(struct qb *q, struct gman_err *err)
 {
     static const Oid types[2] = {PG_TEXT, PG_TEXT};
     char *qrel = pg_quote(q, q->rel);
     if (qrel == NULL) {
-        return gman_err_set(err, GMAN_ERR_INVALID, "postgres: cannot quote table name %s", q->rel);
+        return gman_err_set(err, GMAN_ERR_INVALID, "postgres: cannot quote table name %s",
+                            q->rel);
     }
     const char *v[2] = {qrel, q->schema};
     PGresult *r = PQexecParams(q->conn,
@@ -674,15 +675,17 @@ pg_prepare_all(struct qb *q, struct gman_err *err)
     return rc;
 }
 
-/* pg_connect: connect with q->conninfo ("" = PG* environment and defaults). Our defaults for
- * timeouts and keepalives come before it, so the conninfo overrides them. */
+/* pg_connect: connect with q->conninfo ("" = PG* environment and defaults). Our defaults come
+ * before it, so the conninfo overrides them: connect_timeout 10 s (unless PGCONNECT_TIMEOUT),
+ * TCP keepalives after 30 s idle, tcp_user_timeout 30 s: a cut network is noticed, not waited on. */
 static int
 pg_connect(struct qb *q, struct gman_err *err)
 {
     const char *const keys[] = {"fallback_application_name", "connect_timeout", "keepalives_idle",
-                                "keepalives_interval", "keepalives_count", "dbname", NULL};
+                                "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                                "dbname", NULL};
     const char *const vals[] = {"gearmand-gman", getenv("PGCONNECT_TIMEOUT") ? "" : "10", "30",
-                                "10", "3", q->conninfo, NULL};
+                                "10", "3", "30000", q->conninfo, NULL};
     q->conn = PQconnectdbParams(keys, vals, 1);
     if (q->conn == NULL) {
         return gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
@@ -1130,10 +1133,10 @@ pg_deliver(const PGresult *r, const int *order, qb_row_fn fn, void *ctx, struct 
         int i = order != NULL ? order[k] : k;
         struct qb_row row;
         if (pg_row(r, i, &row) != 0) {
+            long long id = PQgetlength(r, i, 0) == 8 ? pg_get_be(PQgetvalue(r, i, 0), 8) : -1;
             return gman_err_set(err, GMAN_ERR_QUEUE, "postgres: row with id %lld does not fit the "
-                                "queue layout (NULL, wrong type or unique key over %d bytes)",
-                                PQgetlength(r, i, 0) == 8 ? (long long)pg_get_be(PQgetvalue(r, i, 0), 8)
-                                                          : -1LL, QB_UNIQUE_MAX);
+                                "queue layout (NULL, wrong type or unique key over %d bytes)", id,
+                                QB_UNIQUE_MAX);
         }
         if (fn(ctx, &row) != 0) {
             return 1;

@@ -169,6 +169,13 @@ run_workload(struct gman_client *c, struct client_state *st, const void *data, s
     return 0;
 }
 
+/* find_newline: the first '\n' in b, or NULL. */
+static uint8_t *
+find_newline(const struct gman_buf *b)
+{
+    return gman_buf_len(b) > 0 ? memchr(gman_buf_head(b), '\n', gman_buf_len(b)) : NULL;
+}
+
 /* read_all: all of fd into b; 0 or -1. */
 static int
 read_all(int fd, struct gman_buf *b)
@@ -198,7 +205,7 @@ client_lines(struct gman_client *c, struct client_state *st)
     int rc = 0, eof = 0;
     while (rc == 0) {
         uint8_t *nl;
-        while (rc == 0 && (nl = memchr(gman_buf_head(&in), '\n', gman_buf_len(&in))) != NULL) {
+        while (rc == 0 && (nl = find_newline(&in)) != NULL) {
             size_t n = (size_t)(nl - gman_buf_head(&in)) + 1;
             rc = run_workload(c, st, gman_buf_head(&in), st->o->strip_newline ? n - 1 : n);
             gman_buf_consume(&in, n);
@@ -336,7 +343,7 @@ send_lines(const struct opts_gearman *o, struct gman_job *job, struct gman_buf *
 {
     uint8_t *nl;
     struct gman_err err;
-    while ((nl = memchr(gman_buf_head(b), '\n', gman_buf_len(b))) != NULL) {
+    while ((nl = find_newline(b)) != NULL) {
         size_t n = (size_t)(nl - gman_buf_head(b)) + 1;
         int rc = gman_job_send_data(job, gman_buf_head(b), o->strip_newline ? n - 1 : n, &err);
         gman_buf_consume(b, n);

@@ -25,7 +25,8 @@ pg_bindir() {
         echo "$d"
         return 0
     fi
-    for d in /usr/lib/postgresql/15/bin $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
+    for d in /usr/lib/postgresql/15/bin \
+        $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
         if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
             echo "$d"
             return 0
@@ -115,8 +116,9 @@ pg_server_crash() {
     for k in $kids; do
         kill -KILL "$k" 2>/dev/null
     done
-    for k in $(seq 1 50); do
-        pg__is_ours "$pid" || return 0
+    # wait until they are gone and reaped: a zombie still counts as alive for the lock file check
+    for k in $(seq 1 100); do
+        [ -e "/proc/$pid" ] || return 0
         sleep 0.1
     done
     return 1

@@ -239,7 +239,7 @@ test_do_large_binary(void **state)
     }
     void *res = NULL;
     size_t rn = 0;
-    assert_int_equal(gman_client_do(c, "rev", NULL, d, n, GMAN_PRIORITY_NORMAL, &res, &rn, NULL), 0);
+    assert_int_equal(gman_client_do(c, "rev", NULL, d, n, 0, &res, &rn, NULL), 0);
     assert_int_equal(rn, n);
     for (size_t i = 0; i < n; i++) {
         if (((uint8_t *)res)[i] != d[n - 1 - i]) {

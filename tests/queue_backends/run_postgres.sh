@@ -1,9 +1,9 @@
 #!/bin/bash
 # run_postgres.sh - the PostgreSQL backend against a throwaway PostgreSQL (tests/harness/pg.sh):
 # the contract suite (once with a conninfo, once with only PG* environment variables), then
-# test_postgres (SQL inserts that roll back or commit via psql, NOTIFY wake-ups, gearmand table
-# takeover, quoting, refused rows, concurrent claimers, reconnect, database restart, and the
-# table that psql makes from sql/postgres/queue.sql).
+# test_postgres: SQL inserts that roll back or commit (via psql), NOTIFY wake-ups, the table psql
+# makes from sql/postgres/queue.sql, gearmand table takeover, quoting, refused rows, concurrent
+# claimers, reconnect, database restart, kill -9 of the database under adds and under claims.
 # Env: BUILD_DIR (default build of this tree), QB_PG_BENCH=N also times N rows.
 # Exit status 0 only if every part passed.
 set -u
@@ -40,9 +40,11 @@ step "contract (conninfo)" env QB_BACKEND=postgres QB_PERSISTENT=1 QB_CONNINFO="
 step "contract (PG* environment)" env QB_BACKEND=postgres QB_PERSISTENT=1 QB_CONNINFO= \
     PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=postgres PGDATABASE="$PG_DB" "$contract"
 
-export QB_CONNINFO="$PG_CONNINFO" QB_PSQL="$PG_BINDIR/psql" QB_PG_SCHEMA="$root/sql/postgres/queue.sql"
+export QB_CONNINFO="$PG_CONNINFO" QB_PSQL="$PG_BINDIR/psql"
+export QB_PG_SCHEMA="$root/sql/postgres/queue.sql"
 export QB_PG_STOP="bash -c '. \"$root/tests/harness/pg.sh\" && pg_server_stop'"
 export QB_PG_START="bash -c '. \"$root/tests/harness/pg.sh\" && pg_server_start'"
+export QB_PG_CRASH="bash -c '. \"$root/tests/harness/pg.sh\" && pg_server_crash'"
 step "postgres backend" "$pgtest"
 
 [ "$failed" = 0 ] || tail -n 20 "$PG_LOG" >&2

@@ -329,10 +329,11 @@ test_claim_order_stop(void **state)
                 "('f', 2, 'a'), ('f', 1, 'b'), ('f', 0, 'c'), ('f', 1, 'd'), ('f', 0, 'e'), "
                 "('f', 2, 'f')");
     long long first = raw_int(m, "SELECT MIN(id) FROM my_claim");
+    long long step = raw_int(m, "SELECT @@auto_increment_increment");
     struct got g = {0};
     struct gman_err err = {0, ""};
     assert_int_equal(qb_mysql_ops.claim(q, 4, got_row, &g, &err), 4);
-    int64_t want[4] = {first + 2, first + 4, first + 1, first + 3};
+    int64_t want[4] = {first + 2 * step, first + 4 * step, first + step, first + 3 * step};
     for (int i = 0; i < 4; i++) {
         assert_true(g.ids[i] == want[i]);
     }
@@ -343,7 +344,7 @@ test_claim_order_stop(void **state)
     assert_int_equal(raw_int(m, "SELECT COUNT(*) FROM my_claim WHERE claimed_by IS NULL"), 1);
     got_free(&g);
     assert_int_equal(qb_mysql_ops.claim(q, 10, got_row, &g, &err), 1);
-    assert_true(g.ids[0] == first + 5);
+    assert_true(g.ids[0] == first + 5 * step);
     assert_int_equal(qb_mysql_ops.claim(q, 10, got_row, &g, &err), 0);
     assert_int_equal(raw_int(m, "SELECT COUNT(*) FROM my_claim WHERE claimed_by = 'claimer'"), 6);
     got_free(&g);
@@ -384,6 +385,7 @@ test_claim_concurrent(void **state)
     raw_exec(m, "INSERT INTO my_claim_mt (function_name, priority, data) SELECT 'f', seq % 3, "
                 "'x' FROM seq_1_to_3000");
     long long first = raw_int(m, "SELECT MIN(id) FROM my_claim_mt");
+    long long step = raw_int(m, "SELECT @@auto_increment_increment");
     static const char *owners[THREADS] = {"mt1", "mt2", "mt3", "mt4"};
     struct claimer cl[THREADS];
     pthread_t th[THREADS];
@@ -397,7 +399,7 @@ test_claim_concurrent(void **state)
     for (int i = 0; i < THREADS; i++) {
         pthread_join(th[i], NULL);
         for (size_t k = 0; k < cl[i].g.n; k++) {
-            int64_t at = cl[i].g.ids[k] - first;
+            int64_t at = (cl[i].g.ids[k] - first) / step;
             assert_true(at >= 0 && at < ROWS && seen[at] == 0);
             seen[at] = 1;
         }

@@ -2,7 +2,8 @@
  * rows inserted by SQL (psql) in transactions that roll back or commit, LISTEN/NOTIFY wake-ups,
  * takeover of a gearmand-made table, quoted and hostile names and values, rows the database
  * refuses, concurrent claimers, reconnects. Env: QB_CONNINFO (required), QB_PSQL (psql binary),
- * QB_PG_STOP / QB_PG_START (shell commands that stop and start the server: restart test),
+ * QB_PG_STOP / QB_PG_START / QB_PG_CRASH (shell commands that stop, start and kill -9 the
+ * server: restart and crash tests),
  * QB_PG_SCHEMA (path of sql/postgres/queue.sql), QB_PG_BENCH=N (also time N rows: add in
  * batches of QB_PG_BENCH_BATCH (1000), replay, remove), QB_PG_ONLY=pattern (run only those). */
 #include <pthread.h>
@@ -212,6 +213,13 @@ replay_all(struct qb *q, struct got *g)
     }
 }
 
+static int
+pg_sort_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static double
 now_s(void)
 {
@@ -308,7 +316,8 @@ test_takeover_gearmand_table(void **state)
 {
     (void)state;
     psql_ok("CREATE TABLE gm_old (unique_key VARCHAR(64), function_name VARCHAR(255),"
-            " priority INTEGER, data BYTEA, when_to_run INTEGER, UNIQUE (unique_key, function_name));"
+            " priority INTEGER, data BYTEA, when_to_run INTEGER,"
+            " UNIQUE (unique_key, function_name));"
             " INSERT INTO gm_old VALUES ('u-a', 'reverse', 1, 'hello', 0),"
             " ('u-b', 'reverse', 0, decode('000102ff', 'hex'), 0),"
             " ('u-c', 'later', 2, '', 2000000000),"
@@ -762,6 +771,139 @@ test_database_restart(void **state)
     ops->close(q);
 }
 
+/* ---- the database crashes (kill -9) under load ------------------------------------------ */
+
+/* crash_soon: kill -9 the database after ms, in the background; returns the helper's pid. */
+static pid_t
+crash_soon(int ms)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "sleep %d.%03d; %s", ms / 1000, ms % 1000, getenv("QB_PG_CRASH"));
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    pid_t pid;
+    assert_int_equal(posix_spawnp(&pid, "sh", NULL, NULL, argv, environ), 0);
+    return pid;
+}
+
+/* restart_after_crash: wait for the crash helper, then start the database again (once). */
+static void
+restart_after_crash(pid_t *crasher)
+{
+    if (*crasher > 0) {
+        waitpid(*crasher, NULL, 0);
+        *crasher = 0;
+        assert_int_equal(system(getenv("QB_PG_START")), 0);
+    }
+}
+
+static void
+test_crash_during_adds(void **state)
+{
+    (void)state;
+    if (getenv("QB_PG_CRASH") == NULL || getenv("QB_PG_START") == NULL) {
+        skip();
+    }
+    struct qb *q = open_as("t-crash-add", "pg_crash_add", NULL);
+    enum { BATCH = 200, MIN_BATCHES = 300, MAX_BATCHES = 5000 };
+    int64_t *acked = calloc((size_t)BATCH * MAX_BATCHES, sizeof *acked);
+    struct qb_row rows[BATCH];
+    char keys[BATCH][24];
+    struct gman_err err = {0, ""};
+    size_t nacked = 0, failures = 0;
+    pid_t crasher = crash_soon(150);
+    int b = 0;
+    /* go on until the crash has hit the load and the database is back */
+    for (; b < MAX_BATCHES && (b < MIN_BATCHES || crasher > 0); b++) {
+        for (int i = 0; i < BATCH; i++) {
+            snprintf(keys[i], sizeof keys[i], "k%d", b * BATCH + i);
+            rows[i] = mkrow("crash", keys[i], keys[i], strlen(keys[i]), 1, 0);
+        }
+        int rc = ops->add(q, rows, BATCH, &err);
+        if (rc != 0) { /* like the server: not acknowledged, submitted again */
+            assert_int_equal(rc, GMAN_ERR_CONNECT);
+            failures++;
+            b--;
+            restart_after_crash(&crasher);
+            usleep(50 * 1000);
+            continue;
+        }
+        for (int i = 0; i < BATCH; i++) {
+            assert_int_equal(rows[i].status, 0);
+            acked[nacked++] = rows[i].id;
+        }
+    }
+    restart_after_crash(&crasher);
+    printf("# crash during adds: acked %zu, failed calls %zu\n", nacked, failures);
+    assert_true(failures > 0); /* the crash did hit the load */
+    assert_int_equal(nacked, (size_t)b * BATCH);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_crash_add"), (long)nacked); /* no strays */
+    assert_int_equal(psql_long("SELECT count(DISTINCT unique_key) FROM pg_crash_add"),
+                     (long)nacked); /* every ack there, once */
+    struct got *g = got_new();
+    replay_all(q, g); /* stops at 4096: enough to see the ids are the acknowledged ones */
+    for (size_t i = 0; i < g->n; i++) {
+        assert_true(g->id[i] == acked[i]);
+    }
+    got_free(g);
+    free(acked);
+    ops->close(q);
+}
+
+static int
+claim_record(void *ctx, const struct qb_row *r)
+{
+    int64_t *seen = ctx;
+    seen[seen[0] + 1] = r->id;
+    seen[0]++;
+    return 0;
+}
+
+static void
+test_crash_during_claims(void **state)
+{
+    (void)state;
+    if (getenv("QB_PG_CRASH") == NULL || getenv("QB_PG_START") == NULL) {
+        skip();
+    }
+    enum { ROWS = 60000 };
+    struct qb *q = open_as("t-crash-claim", "pg_crash_claim", NULL);
+    psql_ok("INSERT INTO pg_crash_claim (function_name, unique_key)"
+            " SELECT 'c', 'k' || g FROM generate_series(1, 60000) g");
+    int64_t *seen = calloc(ROWS * 2 + 1, sizeof *seen); /* seen[0] = count */
+    struct gman_err err = {0, ""};
+    size_t failures = 0;
+    pid_t crasher = crash_soon(200);
+    for (int idle = 0; idle < 2 || crasher > 0;) { /* until the crash hit and it is back */
+        int n = ops->claim(q, 20, claim_record, seen, &err);
+        if (n < 0) {
+            assert_int_equal(n, GMAN_ERR_CONNECT);
+            failures++;
+            restart_after_crash(&crasher);
+            usleep(50 * 1000);
+            continue;
+        }
+        idle = n == 0 ? idle + 1 : 0;
+        if (seen[0] > ROWS) {
+            break;
+        }
+    }
+    restart_after_crash(&crasher);
+    qsort(seen + 1, (size_t)seen[0], sizeof *seen, pg_sort_id);
+    size_t dups = 0;
+    for (int64_t i = 2; i <= seen[0]; i++) {
+        dups += seen[i] == seen[i - 1];
+    }
+    printf("# crash during claims: delivered %lld, duplicates %zu, failed calls %zu\n",
+           (long long)seen[0], dups, failures);
+    assert_true(failures > 0);
+    assert_int_equal(dups, 0);
+    assert_int_equal(seen[0], ROWS); /* every row delivered once: none claimed and lost */
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_crash_claim WHERE claimed_by ="
+                               " 't-crash-claim'"), ROWS);
+    free(seen);
+    ops->close(q);
+}
+
 /* ---- timings (QB_PG_BENCH=N) -------------------------------------------------------------- */
 
 static int
@@ -833,6 +975,8 @@ main(void)
         cmocka_unit_test(test_concurrent_claimers),
         cmocka_unit_test(test_reconnect_after_terminate),
         cmocka_unit_test(test_database_restart),
+        cmocka_unit_test(test_crash_during_adds),
+        cmocka_unit_test(test_crash_during_claims),
         cmocka_unit_test(test_bench),
     };
     if (getenv("QB_PG_ONLY") != NULL) {
