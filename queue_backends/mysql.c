@@ -961,15 +961,17 @@ static int
 myq_add(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
 {
     int rc = myq_ready(q, err);
-    for (size_t i = 0; rc != 0 && i < n; i++) {
-        rows[i].status = 0; /* marked failed below */
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++) {
+            rows[i].status = rc;
+            rows[i].id = 0;
+        }
+        return rc;
     }
-    if (rc == 0 && myq_check(q, rows, n, err) == 0) {
+    if (myq_check(q, rows, n, err) == 0) {
         return 0;
     }
-    if (rc == 0) {
-        rc = q->per_row ? MYQ_ROW_FAILED : myq_add_chunks(q, rows, n, err);
-    }
+    rc = q->per_row ? MYQ_ROW_FAILED : myq_add_chunks(q, rows, n, err);
     if (rc == MYQ_ROW_FAILED) {
         mysql_rollback(q->m); /* isolate the refused rows: every row on its own, one transaction */
         rc = myq_add_rows(q, rows, n, err);
