@@ -12,6 +12,7 @@
 
 #define CLIENT_CONNECT_TIMEOUT_MS 5000 /* default limit for one TCP connect */
 
+/* all_done, task_done, sync_done: loop predicates (every task / one task / one exchange). */
 static int
 all_done(const struct gman_client *c, const void *arg)
 {

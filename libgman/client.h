@@ -100,8 +100,9 @@ int gman_client_run_task(struct gman_client *c, struct gman_task *t,
 
 /* gman_client_do: run one foreground job and wait for its result. On 0 or
  * GMAN_ERR_WORK_EXCEPTION, *result (if result is non-NULL) is a malloc'ed copy of the WORK_COMPLETE
- * or exception payload with a NUL after size bytes; the caller frees it. Other returns:
- * GMAN_ERR_WORK_FAIL, GMAN_ERR_TIMEOUT, GMAN_ERR_CONNECT, GMAN_ERR_CLOSED, GMAN_ERR_SERVER, ... */
+ * or exception payload with a NUL after size bytes; the caller frees it (untouched on other
+ * returns). Other returns: GMAN_ERR_WORK_FAIL, GMAN_ERR_TIMEOUT (the job is abandoned, the client
+ * stays usable), GMAN_ERR_CONNECT, GMAN_ERR_CLOSED, GMAN_ERR_SERVER, GMAN_ERR_QUEUE, ... */
 int gman_client_do(struct gman_client *c, const char *function, const char *unique,
                    const void *data, size_t size, enum gman_priority priority, void **result,
                    size_t *result_size, struct gman_err *err) GMAN_MUSTCHECK;

@@ -9,6 +9,7 @@
 
 /* ---- request FIFO per slot ---- */
 
+/* gman_client_loop_push: append a request to the slot's reply FIFO (a ring that doubles). */
 int
 gman_client_loop_push(struct gman_client_slot *s, int kind, void *ptr)
 {
@@ -58,6 +59,7 @@ gman_client_loop_forget(struct gman_client_slot *s, const void *ptr)
 
 /* ---- task lists ---- */
 
+/* gman_client_loop_enqueue: t becomes NEW, at the tail of the tasks to send. */
 void
 gman_client_loop_enqueue(struct gman_client *c, struct gman_task *t)
 {
@@ -72,6 +74,7 @@ gman_client_loop_enqueue(struct gman_client *c, struct gman_task *t)
     c->new_tail = t;
 }
 
+/* gman_client_loop_dequeue: take t out of the tasks to send (linear: the queue is short). */
 void
 gman_client_loop_dequeue(struct gman_client *c, struct gman_task *t)
 {

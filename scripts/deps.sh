@@ -7,7 +7,7 @@ PACKAGES="gcc make pkg-config git ca-certificates procps iproute2 perl
 libevent-dev libcmocka-dev
 gearman-job-server gearman-tools libgearman-dev php-cli php-gearman libgearman-client-perl
 imagemagick
-libpq-dev postgresql postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+libpq-dev postgresql postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 libmariadb-dev mariadb-server mariadb-client"
 
 missing=""

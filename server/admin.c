@@ -87,18 +87,17 @@ static void
 admin_show(struct core *c, struct sess *s, int unique)
 {
     char handle[CORE_HANDLE_MAX];
-    for (size_t i = 0; i <= c->jobs.mask; i++) {
-        for (struct htab_node *n = c->jobs.buckets[i]; n != NULL; n = n->next) {
-            const struct job *j = HTAB_ENTRY(n, struct job, by_handle);
-            if (unique) {
-                sess_write(s, job_unique(j), j->unique_len);
-                sess_write(s, "\n", 1);
-                continue;
-            }
-            size_t hl = core_job_handle(c, j, handle);
-            sess_printf(s, "%.*s\t%u\t%d\t%d\n", (int)hl, handle, j->retries,
-                        (j->flags & JOB_IGNORED) != 0, (j->flags & JOB_BACKGROUND) != 0);
+    uint64_t cursor = 0;
+    const struct job *j;
+    while ((j = jobtab_next(&c->jobs, &cursor)) != NULL) {
+        if (unique) {
+            sess_write(s, job_unique(j), j->unique_len);
+            sess_write(s, "\n", 1);
+            continue;
         }
+        size_t hl = core_job_handle(c, j, handle);
+        sess_printf(s, "%.*s\t%u\t%d\t%d\n", (int)hl, handle, j->retries,
+                    (j->flags & JOB_IGNORED) != 0, (j->flags & JOB_BACKGROUND) != 0);
     }
     sess_write(s, ".\n", 2);
 }

@@ -18,15 +18,6 @@ core_now(const struct core *c)
     return c->hooks.now_ms != NULL ? c->hooks.now_ms(c->hooks.ctx) : 0;
 }
 
-static uint64_t
-core_id_hash(uint64_t id)
-{
-    id ^= id >> 33;
-    id *= 0xff51afd7ed558ccdull;
-    id ^= id >> 33;
-    return id;
-}
-
 struct core *
 core_new(const struct core_opts *opts, const struct core_hooks *hooks)
 {
@@ -45,11 +36,10 @@ core_new(const struct core_opts *opts, const struct core_hooks *hooks)
     c->next_id = 1;
     c->armed_due = UINT64_MAX;
     timer_heap_init(&c->timers);
+    jobtab_init(&c->jobs);
     if (c->prefix == NULL || c->prefix_len > CORE_HANDLE_MAX - 24 || htab_init(&c->funcs, 64) != 0 ||
-        htab_init(&c->jobs, 1024) != 0 || htab_init(&c->uniques, 1024) != 0 ||
-        pthread_mutex_init(&c->lock, NULL) != 0) {
+        htab_init(&c->uniques, 1024) != 0 || pthread_mutex_init(&c->lock, NULL) != 0) {
         htab_destroy(&c->funcs);
-        htab_destroy(&c->jobs);
         htab_destroy(&c->uniques);
         free(c->prefix);
         free(c);
@@ -74,15 +64,11 @@ core_free(struct core *c)
     if (c == NULL) {
         return;
     }
-    for (size_t i = 0; i <= c->jobs.mask; i++) {
-        struct htab_node *n = c->jobs.buckets[i];
-        while (n != NULL) {
-            struct htab_node *next = n->next;
-            struct job *j = HTAB_ENTRY(n, struct job, by_handle);
-            core_free_links(j);
-            job_free(j);
-            n = next;
-        }
+    uint64_t cursor = 0;
+    struct job *j;
+    while ((j = jobtab_next(&c->jobs, &cursor)) != NULL) {
+        core_free_links(j);
+        job_free(j);
     }
     for (size_t i = 0; i <= c->funcs.mask; i++) {
         struct htab_node *n = c->funcs.buckets[i];
@@ -100,7 +86,7 @@ core_free(struct core *c)
         }
     }
     htab_destroy(&c->funcs);
-    htab_destroy(&c->jobs);
+    jobtab_destroy(&c->jobs);
     htab_destroy(&c->uniques);
     timer_heap_destroy(&c->timers);
     pthread_mutex_destroy(&c->lock);
@@ -257,14 +243,7 @@ core_job_find(struct core *c, const void *handle, size_t len)
         }
         id = next;
     }
-    uint64_t hash = core_id_hash(id);
-    for (struct htab_node *n = htab_first(&c->jobs, hash); n != NULL; n = n->next) {
-        struct job *j = HTAB_ENTRY(n, struct job, by_handle);
-        if (j->id == id) {
-            return j;
-        }
-    }
-    return NULL;
+    return jobtab_find(&c->jobs, id);
 }
 
 static uint64_t
@@ -361,8 +340,11 @@ core_create(struct core *c, struct func *f, const struct core_submit *sub, int b
     if (sub->background) {
         j->flags |= JOB_BACKGROUND;
     }
+    if (jobtab_add(&c->jobs, j->id, j) != 0) {
+        job_free(j);
+        return NULL;
+    }
     f->queued[j->priority]++;
-    htab_add(&c->jobs, &j->by_handle, core_id_hash(j->id));
     if (by_data >= 0) {
         if (by_data) {
             j->flags |= JOB_UNIQ_DATA;
@@ -576,7 +558,7 @@ core_job_finish(struct core *c, struct job *j)
         c->hooks.store_remove(c->hooks.ctx, j->row_id);
     }
     timer_remove(&c->timers, &j->timer);
-    htab_remove(&c->jobs, &j->by_handle);
+    jobtab_remove(&c->jobs, j->id);
     if (j->flags & JOB_INDEXED) {
         htab_remove(&c->uniques, &j->by_unique);
     }

@@ -12,6 +12,7 @@
 #include "func.h"
 #include "htab.h"
 #include "job.h"
+#include "jobtab.h"
 #include "libgman/buf.h"
 #include "libgman/error.h"
 #include "sess.h"
@@ -58,7 +59,7 @@ struct core {
     char *prefix;               /* handle prefix (heap) */
     size_t prefix_len;
     struct htab funcs;          /* struct func by name */
-    struct htab jobs;           /* struct job by handle number */
+    struct jobtab jobs;         /* struct job by handle number */
     struct htab uniques;        /* struct job by unique key */
     struct timer_heap timers;   /* delayed jobs and running-job timeouts */
     uint64_t armed_due;         /* earliest due reported to timer_changed (ms), UINT64_MAX none */

@@ -31,7 +31,6 @@ enum job_flag {
 };
 
 struct job {
-    struct htab_node by_handle;   /* core's handle index */
     struct htab_node by_unique;   /* core's unique index (if JOB_INDEXED) */
     struct job *qnext, *qprev;    /* function priority list, or worker's held list */
     struct func *func;            /* owning function (never NULL) */

@@ -38,13 +38,13 @@ run_one() {
     secs=$(($(date +%s) - t0))
     if [ "$rc" = 0 ]; then
         passed=$((passed + 1))
-        echo "ok   $1[$2] (${secs}s)"
+        echo "ok   ${1}[$2] (${secs}s)"
         [ "${GM_VERBOSE:-0}" = 1 ] && sed 's/^/    /' "$out"
     else
         failed=$((failed + 1))
-        failed_names="$failed_names $1[$2]"
+        failed_names="$failed_names ${1}[$2]"
         [ "$rc" = 124 ] && echo "    (timed out after ${GM_TEST_TIMEOUT}s)" >>"$out"
-        echo "FAIL $1[$2] (${secs}s, exit $rc)"
+        echo "FAIL ${1}[$2] (${secs}s, exit $rc)"
         sed 's/^/    /' "$out" | tail -n 40
     fi
 }
@@ -70,7 +70,7 @@ for t in "$dir"/test_*.sh; do
             if [ -x "$DEBIAN_GEARMAND" ]; then
                 run_one "$name" debian "$DEBIAN_GEARMAND"
             else
-                echo "skip $name[debian] ($DEBIAN_GEARMAND not installed)"
+                echo "skip ${name}[debian] ($DEBIAN_GEARMAND not installed)"
             fi
             ;;
         esac

@@ -46,7 +46,7 @@ gm_bg perl -MIO::Socket::INET -e '
         ReuseAddr => 1) or die "listen: $!";
     my @keep;
     while (my $c = $s->accept) { push @keep, $c }' "$port"
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
     perl -MIO::Socket::INET -e 'exit(IO::Socket::INET->new("127.0.0.1:$ARGV[0]") ? 0 : 1)' "$port" && break
     sleep 0.05
 done

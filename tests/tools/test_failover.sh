@@ -14,7 +14,7 @@ list="$a,$b"
 cd "$GM_TMP" || exit 1
 
 # two workers, each connected to both servers
-for i in 1 2; do
+for _ in 1 2; do
     gm_bg "$G" -w -h "$list" -f fo -- cat
 done
 GM_PORT=${a##*:} gm_wait_workers fo 2 10

@@ -43,7 +43,7 @@ cmp -s "$tmp/rnd" "$tmp/out2" || gm_fail "payload changed: their client -> our w
 tl_worker ours_bg -- cat
 h=$(dg -v -b -f ours_bg payload | sed 's/^Task created: //')
 case "$h" in H:*) ;; *) gm_fail "their -b -v printed '$h'" ;; esac
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
     ga --status | grep -q "^ours_bg	0	0	1$" && break
     sleep 0.05
 done

@@ -36,7 +36,7 @@ for p in part.*; do
     cat "$p" >> access_log
     sleep 0.1
 done
-for i in $(seq 1 1200); do
+for _ in $(seq 1 1200); do
     [ "$(wc -l < received.txt)" -ge "$LINES" ] && break
     sleep 0.05
 done

@@ -1,0 +1,171 @@
+# lib.sh - helpers shared by the durable-queue tests (sourced by run.sh after the harnesses):
+# SQL on either backend, starting and kill -9'ing build/gearmand on a queue table, waiting, and
+# set arithmetic on sorted key lists. A backend is "pg" or "mysql". Test functions return 1 on
+# failure (d_fail prints why) instead of exiting, so one failure does not end the run.
+
+DURABLE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DTOOL="$DURABLE_DIR/dtool.pl"
+
+# d_fail MSG: print a failure line; returns 1 so tests can `d_fail "..."; return 1` or chain it.
+d_fail() {
+    echo "FAIL: $*" >&2
+    return 1
+}
+
+# d_info MSG: a result line printed under the test's ok/FAIL line.
+d_info() {
+    echo "# $*"
+}
+
+# d_sql B SQL: run SQL on backend B's test database; rows as tab-separated lines, no header.
+d_sql() {
+    case $1 in
+    pg) pg_psql -At -F "$(printf '\t')" -c "$2" ;;
+    mysql) mdb_sql -e "$2" ;;
+    *) d_fail "d_sql: unknown backend $1" ;;
+    esac
+}
+
+# d_sql_file B FILE: run the SQL script FILE on backend B.
+d_sql_file() {
+    case $1 in
+    pg) pg_psql -At -F "$(printf '\t')" -f "$2" ;;
+    mysql) mdb_sql <"$2" ;;
+    esac
+}
+
+# d_args B TABLE OWNER: set D_ARGS to the gearmand options that put the queue in TABLE on B.
+d_args() {
+    case $1 in
+    pg) D_ARGS=(-q Postgres --libpq-conninfo "$PG_CONNINFO" --libpq-table "$2") ;;
+    mysql) D_ARGS=(-q MySQL --mysql-host 127.0.0.1 --mysql-port "$MDB_PORT" --mysql-user "$MDB_USER"
+        --mysql-password "$MDB_PASSWORD" --mysql-db "$MDB_DB" --mysql-table "$2") ;;
+    esac
+    D_ARGS+=(--queue-owner "$3")
+}
+
+# d_start B TABLE OWNER [ARGS...]: start $GEARMAND_BIN on a free port with its queue in TABLE,
+# owned by OWNER (a restart with the same OWNER replays the rows). Sets GM_PORT GM_PID GM_DIR
+# GM_LOG like gm_start, but returns 1 (with the server's last words) instead of exiting.
+d_start() {
+    local b=$1 table=$2 owner=$3 port dir pid try
+    shift 3
+    d_args "$b" "$table" "$owner"
+    set -- "${D_ARGS[@]}" --verbose INFO "$@"
+    for try in 1 2 3; do
+        port=$(gm_free_port) || continue
+        dir=$(mktemp -d "$GM_TMP/server.XXXXXX")
+        (cd "$dir" && exec "$GEARMAND_BIN" -L 127.0.0.1 -p "$port" -l "$dir/gearmand.log" "$@" \
+            </dev/null >"$dir/stdout" 2>"$dir/stderr") &
+        pid=$!
+        GM_SERVER_PIDS="$GM_SERVER_PIDS $pid"
+        if gm_wait_ready "$port" "$pid" 30; then
+            GM_PORT=$port GM_PID=$pid GM_DIR=$dir GM_LOG=$dir/gearmand.log
+            export GM_PORT GM_PID GM_DIR GM_LOG
+            return 0
+        fi
+        gm_kill "$pid"
+        grep -qiE 'bind|address already|in use' "$dir/stderr" "$dir/gearmand.log" 2>/dev/null ||
+            break
+    done
+    d_fail "gearmand did not start ($b, table $table):" \
+        "$(tail -n 5 "$dir/stderr" "$dir/gearmand.log" 2>/dev/null)"
+}
+
+# d_kill9: SIGKILL the current server (by PID, if it is ours and alive) and reap it.
+d_kill9() {
+    if [ -n "$GM_PID" ] && gm_is_ours "$GM_PID"; then
+        kill -KILL "$GM_PID" 2>/dev/null
+    fi
+    [ -n "$GM_PID" ] && wait "$GM_PID" 2>/dev/null
+    GM_PID=""
+    return 0
+}
+
+# d_reap: the current server was killed by someone else (dtool --kill-pid): wait for it to go.
+d_reap() {
+    local i
+    for i in $(seq 1 100); do
+        gm_is_ours "$GM_PID" || break
+        sleep 0.05
+    done
+    gm_is_ours "$GM_PID" && { d_fail "server $GM_PID still alive after SIGKILL"; return 1; }
+    wait "$GM_PID" 2>/dev/null
+    GM_PID=""
+    return 0
+}
+
+# d_stop_all: stop helpers and every server this run started (by PID); used between tests.
+d_stop_all() {
+    local pid
+    gm_bg_stop_all
+    for pid in $GM_SERVER_PIDS; do
+        gm_kill "$pid"
+    done
+    GM_SERVER_PIDS=""
+    GM_PID=""
+}
+
+# d_server_log N: the last N lines of the current test's server logs (for failure reports).
+d_server_log() {
+    local f
+    for f in "$GM_TMP"/server.*/gearmand.log "$GM_TMP"/server.*/stderr; do
+        [ -s "$f" ] || continue
+        echo "--- $f" >&2
+        tail -n "${1:-10}" "$f" >&2
+    done
+}
+
+# d_wait_sql B SQL WANT SECS: wait until SQL prints WANT; 1 (saying what it printed) on timeout.
+d_wait_sql() {
+    local got i
+    for i in $(seq 1 $(($4 * 10))); do
+        got=$(d_sql "$1" "$2" 2>&1)
+        [ "$got" = "$3" ] && return 0
+        sleep 0.1
+    done
+    d_fail "waited $4 s for [$2] = [$3]; it says [$got]"
+}
+
+# d_keys FILE TAG: the second field of FILE's lines starting with TAG<tab>, sorted.
+d_keys() {
+    awk -F'\t' -v t="$2" '$1 == t { print $2 }' "$1" | LC_ALL=C sort
+}
+
+# d_runs FILE: the uniques of dtool drain's G lines, sorted (one line per run).
+d_runs() {
+    awk -F'\t' '$1 == "G" { print $3 }' "$1" | LC_ALL=C sort
+}
+
+# d_minus A B: lines of sorted file A not in sorted file B.
+d_minus() {
+    LC_ALL=C comm -23 "$1" "$2"
+}
+
+# d_both A B: lines in both sorted files.
+d_both() {
+    LC_ALL=C comm -12 "$1" "$2"
+}
+
+# d_count FILE: number of lines.
+d_count() {
+    wc -l <"$1" | tr -d ' '
+}
+
+# d_dups FILE: lines of sorted FILE occurring more than once (each once).
+d_dups() {
+    uniq -d "$1"
+}
+
+# d_table_keys B TABLE OWNER OUT: the unique_key of OWNER's rows in TABLE, sorted, into OUT.
+d_table_keys() {
+    d_sql "$1" "SELECT unique_key FROM $2 WHERE claimed_by = '$3'" >"$4.tmp" || return 1
+    LC_ALL=C sort "$4.tmp" >"$4"
+    rm -f "$4.tmp"
+}
+
+# d_show FILE [N]: the first N (default 5) lines of FILE on stderr, for failure messages.
+d_show() {
+    head -n "${2:-5}" "$1" | tr '\n' ' ' >&2
+    echo >&2
+}
