@@ -54,7 +54,7 @@ run: deps all
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-integration test-tools
+	$(MAKE) test-unit test-integration test-tools test-db
 
 test-unit: $(UNIT_TESTS)
 	@sh tests/run_unit.sh $(UNIT_TESTS)
