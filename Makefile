@@ -42,7 +42,7 @@ TOOLS       := $(BUILD)/gearman $(BUILD)/gearadmin
 
 PROGRAMS := $(BUILD)/gearmand $(BENCH_BIN) $(TOOLS)
 
-.PHONY: all deps run test test-unit test-db test-integration test-tools test-asan test-tsan bench format format-check clean
+.PHONY: all deps run test test-unit test-db test-integration test-tools test-asan test-tsan bench format format-check clean install-pg test-pg bench-pg
 
 all: $(LIBGMAN) $(PROGRAMS) $(UNIT_TESTS)
 
@@ -54,7 +54,7 @@ run: deps all
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-integration test-tools test-db
+	$(MAKE) test-unit test-integration test-tools test-db test-pg
 
 test-unit: $(UNIT_TESTS)
 	@sh tests/run_unit.sh $(UNIT_TESTS)
@@ -80,6 +80,19 @@ test-asan: deps
 test-tsan: deps
 	$(MAKE) BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" all
 	$(MAKE) BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" test-integration
+
+# PostgreSQL extension (ext_postgres/, PGXS): install into the PostgreSQL of PG_CONFIG (as root),
+# then pgTAP tests on a throwaway cluster with build/gearmand and real workers.
+PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
+
+install-pg: $(LIBGMAN)
+	$(MAKE) -C ext_postgres PG_CONFIG=$(PG_CONFIG) LIBGMAN=$(abspath $(LIBGMAN)) install
+
+test-pg: install-pg $(BUILD)/gearmand $(TOOLS)
+	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/ext_postgres/run.sh
+
+bench-pg: install-pg $(BUILD)/gearmand
+	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh bench/pg_ext.sh
 
 bench: deps all
 	@BUILD_DIR=$(abspath $(BUILD)) sh bench/run.sh

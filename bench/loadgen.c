@@ -56,6 +56,7 @@ struct opts {
     uint64_t mark;       /* -M: jobs in the first and last fill windows */
     uint64_t server_pid; /* -P: server whose CPU time is sampled, 0 = none */
     int skip_prefill;    /* -k: drain a queue filled beforehand */
+    int uniques;         /* -u: a UUID-style unique key per job, as libgearman clients send */
     const char *func;    /* -f */
 };
 
@@ -156,7 +157,8 @@ send_pkt(struct conn *c, uint32_t type, const struct gman_slice *args, unsigned 
     return 0;
 }
 
-/* submit_one: queue one SUBMIT_JOB[_BG], empty unique; foreground payloads open with a stamp. */
+/* submit_one: queue one SUBMIT_JOB[_BG] with an empty unique (or, with -u, a UUID-style one
+ * made of the connection id and a counter); foreground payloads open with a stamp. */
 static int
 submit_one(struct conn *c, const struct opts *o)
 {
@@ -164,7 +166,15 @@ submit_one(struct conn *c, const struct opts *o)
     for (int i = LG_STAMP_LEN - 1; c->role == ROLE_FG && i >= 0; i--, t >>= 4) {
         c->payload[i] = (uint8_t)("0123456789abcdef"[t & 15]);
     }
-    struct gman_slice args[3] = {GMAN_SLICE_STR(o->func), {"", 0}, {c->payload, o->size}};
+    char uuid[40];
+    int ulen = 0;
+    if (o->uniques) {
+        ulen = snprintf(uuid, sizeof uuid, "%08x-%04x-4%03x-8000-%012" PRIx64, c->id,
+                        (unsigned)(c->sent >> 28) & 0xffff, (unsigned)(c->sent >> 16) & 0xfff,
+                        (uint64_t)c->sent);
+    }
+    struct gman_slice args[3] = {GMAN_SLICE_STR(o->func), {uuid, (size_t)ulen},
+                                 {c->payload, o->size}};
     c->sent++;
     return send_pkt(c, c->role == ROLE_FG ? GMAN_CMD_SUBMIT_JOB : GMAN_CMD_SUBMIT_JOB_BG, args, 3);
 }
@@ -696,6 +706,7 @@ usage(FILE *out)
           "  -t S   hard timeout, seconds (300)  -M M  jobs in the first/last fill window (10000)\n"
           "  -P PID sample this server's utime+stime over the timed phase\n"
           "  -f F   function (loadgen_bench)  -k  drain: queue already filled, skip the prefill\n"
+          "  -u     a UUID-style unique key per job (as libgearman sends for background jobs)\n"
           "output: key=value lines; exit 0 ok, 1 error, 2 timeout\n",
           out);
 }
@@ -733,10 +744,11 @@ parse_opt(struct opts *o, int ch, const char *arg)
     }
     o->func = ch == 'f' ? arg : o->func;
     o->skip_prefill |= ch == 'k';
+    o->uniques |= ch == 'u';
     if (ch == 'm') {
         fprintf(stderr, "loadgen: unknown mode '%s'\n", arg);
     }
-    return ch == 'f' || ch == 'k' ? 0 : -1;
+    return ch == 'f' || ch == 'k' || ch == 'u' ? 0 : -1;
 }
 
 /* parse_args: argv -> opts with per-mode defaults; 0, -1 on error, 1 after -h. */
@@ -748,7 +760,7 @@ parse_args(struct opts *o, int argc, char **argv)
         *(uint64_t *)((char *)o + lg_numopts[i].off) = lg_numopts[i].def;
     }
     int ch;
-    while ((ch = getopt(argc, argv, "m:p:n:s:c:W:T:w:g:t:M:P:f:kh")) != -1) {
+    while ((ch = getopt(argc, argv, "m:p:n:s:c:W:T:w:g:t:M:P:f:kuh")) != -1) {
         if (ch == 'h') {
             usage(stdout);
             return 1;

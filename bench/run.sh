@@ -209,6 +209,17 @@ sc_fill() {
     record "$1" rss_drained "$(awk -v a="$(rss_kb)" 'BEGIN { printf "%.1f", a / 1024 }')"
 }
 
+# sc_fillu SERVER REP: the same fill, but each job carries a UUID unique key, as libgearman clients
+# send for background jobs. Once (run 1): gearmand needs minutes here.
+sc_fillu() {
+    [ "$2" = 1 ] || return 0
+    loadgen "$1.fillu" -m fill -u -n "$N_FILL" -M "$MARK" -s 64 -c 4 -w 64 -t 600 || return 1
+    record_keys "$1" "$1.fillu" fillu_first=fill_first_jobs_per_s \
+        fillu_last=fill_last_jobs_per_s
+    record "$1" fillu_ratio "$(awk -v a="$(val "$1.fillu" fill_first_jobs_per_s)" \
+        -v b="$(val "$1.fillu" fill_last_jobs_per_s)" 'BEGIN { if (a > 0) printf "%.3f", b / a }')"
+}
+
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/gman-bench.XXXXXX") || die "mktemp failed"
 RAW=$TMP/raw.txt
 : >"$RAW"
@@ -223,7 +234,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-SCENARIOS="bg drain rt64 rt4k serial fill"
+SCENARIOS="bg drain rt64 rt4k serial fill fillu"
 START=$(date +%s)
 echo "run.sh: servers:$SERVERS  threads=$THREADS  repeat=$REPEAT  quick=$QUICK  tmp=$TMP" >&2
 for sc in $SCENARIOS; do
@@ -298,6 +309,9 @@ table() {
     row fill_last "fill: last $MARK of $N_FILL, jobs/s ^"
     row fill_ratio "fill: rate at $N_FILL / rate at $MARK ^"
     row fill_cpu "  server CPU, ms per 1k jobs v"
+    row fillu_first "fill with UUID uniques: first $MARK, jobs/s (run 1) ^"
+    row fillu_last "fill with UUID uniques: last $MARK of $N_FILL (run 1) ^"
+    row fillu_ratio "fill with UUID uniques: rate at $N_FILL / at $MARK ^"
     row mem_per_job "memory per queued 64 B job, bytes v"
     row rss_start "RSS at start, MiB v"
     row rss_full "RSS with $N_FILL queued, MiB v"

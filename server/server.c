@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -128,6 +129,25 @@ server_on_graceful(evutil_socket_t fd, short what, void *arg)
     if (jobs == 0) {
         log_msg(&s->log, CONFIG_LEVEL_NOTICE, "graceful shutdown: no jobs left, stopping");
         event_base_loopbreak(s->base);
+    }
+}
+
+/* server_on_trim: once a second. After a queue of many jobs has mostly drained, return the
+ * freed memory to the system (glibc keeps it in its arenas otherwise). */
+static void
+server_on_trim(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct server *s = arg;
+    server_lock(s, NULL);
+    size_t jobs = s->core->jobs.count;
+    server_unlock(s);
+    if (jobs > s->trim_peak) {
+        s->trim_peak = jobs;
+    } else if (s->trim_peak - jobs > 50000 && jobs < s->trim_peak / 2) {
+        malloc_trim(0);
+        s->trim_peak = jobs;
     }
 }
 
@@ -285,8 +305,10 @@ server_setup_main(struct server *s, struct gman_err *err)
             return gman_err_set(err, GMAN_ERR_IO, "could not install signal handlers");
         }
     }
-    if (s->timer_ev == NULL || s->timer_wake_ev == NULL ||
-        event_add(s->timer_wake_ev, NULL) != 0) {
+    struct timeval second = {1, 0};
+    s->trim_ev = event_new(s->base, -1, EV_PERSIST, server_on_trim, s);
+    if (s->timer_ev == NULL || s->timer_wake_ev == NULL || s->trim_ev == NULL ||
+        event_add(s->timer_wake_ev, NULL) != 0 || event_add(s->trim_ev, &second) != 0) {
         return gman_err_set(err, GMAN_ERR_IO, "could not create core timers");
     }
     signal(SIGPIPE, SIG_IGN);
@@ -357,6 +379,9 @@ server_destroy(struct server *s)
     }
     if (s->graceful_ev != NULL) {
         event_free(s->graceful_ev);
+    }
+    if (s->trim_ev != NULL) {
+        event_free(s->trim_ev);
     }
     if (s->timer_wake_ev != NULL) {
         event_free(s->timer_wake_ev);

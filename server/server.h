@@ -36,6 +36,8 @@ struct server {
     struct event *timer_ev;           /* fires at the core's next deadline */
     struct event *sig_ev[4];          /* SIGTERM, SIGINT, SIGHUP, SIGUSR1 */
     struct event *graceful_ev;        /* after SIGUSR1: stop once no job is left */
+    struct event *trim_ev;            /* once a second: give freed job memory back */
+    size_t trim_peak;                 /* most jobs held since the last trim (main thread) */
     /* guarded by the core lock: */
     struct io_thread *lock_holder;    /* thread that holds the lock (NULL: main) */
     struct io_thread *wake[SERVER_MAX_THREADS]; /* threads to wake after unlock */

@@ -5,7 +5,7 @@
 #
 #   dtool.pl submit --port P --func F --prefix X --n N [--conns C] [--window W] [--size S]
 #       [--type bg|high|low] [--out FILE] [--kill-pid PID --kill-at K] [--mark K --markfile F]
-#       [--big-size B] [--timeout S]
+#       [--big-size B] [--progress FILE] [--timeout S]
 #     N background jobs, unique "X-<conn>-<seq>", payload "<unique>\0" padded to S bytes, spread
 #     over C connections with W submits in flight each. Replies are matched in order (the server
 #     answers one connection's background submits in submit order). Writes to FILE
@@ -13,12 +13,14 @@
 #       E <unique> <code> <text>     ERROR (e.g. QUEUE_ERROR)
 #     and prints "sent=.. acked=.. errors=.. unanswered=..". --kill-pid sends SIGKILL to PID once K
 #     jobs are acknowledged (the load goes on until the server's connections close); --mark
-#     creates F once K are acknowledged. --big-size B makes the first job of connection 0 B bytes
+#     creates F once K are acknowledged; --progress keeps "ACKED ERRORS SENT" in FILE (plus
+#     " done" at the end). --big-size B makes the first job of connection 0 B bytes
 #     long (its reply is timed: "big_reply_s=..").
 #
 #   dtool.pl drain --port P --func F [--conns C] [--grabs G] [--out FILE] [--expect N]
-#       [--linger S] [--idle S] [--kill-pid PID --kill-at K] [--hex] [--timeout S]
-#     Workers: GRAB_JOB_UNIQ (G in flight per connection), WORK_COMPLETE at once. Writes
+#       [--linger S] [--idle S] [--hold H] [--kill-pid PID --kill-at K] [--hex] [--timeout S]
+#     Workers: GRAB_JOB_UNIQ (G in flight per connection), WORK_COMPLETE at once (except every
+#     H-th job, which is kept running without an answer). Writes
 #       G <time> <unique> <handle> <ok|bad|hex data>   (ok: payload is "<unique>\0...")
 #       C <unique>                                     (WORK_COMPLETE written)
 #     Stops S seconds (--linger, default 0.3) after N jobs (--expect), after --idle S seconds
@@ -106,6 +108,15 @@ sub packets {
     return @p;
 }
 
+# progress: replace FILE's content with LINE (atomically, by rename).
+sub progress {
+    my ($path, $line) = @_;
+    open(my $fh, '>', "$path.tmp") or return;
+    print $fh "$line\n";
+    close $fh;
+    rename "$path.tmp", $path;
+}
+
 sub open_out {
     my ($path) = @_;
     return undef unless defined $path;
@@ -117,7 +128,7 @@ sub cmd_submit {
     my %o = (conns => 4, window => 64, size => 64, type => 'bg', timeout => 120);
     GetOptionsFromArray(\@_, \%o, 'port=i', 'func=s', 'prefix=s', 'n=i', 'conns=i', 'window=i',
         'size=i', 'type=s', 'out=s', 'kill-pid=i', 'kill-at=i', 'mark=i', 'markfile=s',
-        'big-size=i', 'timeout=i') or die "dtool submit: bad options\n";
+        'big-size=i', 'progress=s', 'timeout=i') or die "dtool submit: bad options\n";
     my %types = (bg => SUBMIT_JOB_BG, high => SUBMIT_JOB_HIGH_BG, low => SUBMIT_JOB_LOW_BG);
     my $type = $types{ $o{type} } // die "dtool submit: --type bg|high|low\n";
     my $out = open_out($o{out});
@@ -131,6 +142,7 @@ sub cmd_submit {
     }
     my ($sent, $acked, $errors, $killed, $marked, $big_t0, $big_s) = (0, 0, 0, 0, 0);
     my $deadline = time + $o{timeout};
+    my $next_progress = 0;
     while (!$stop && time < $deadline) {
         my $busy = 0;
         for my $c (grep { !$_->{dead} } @conns) {
@@ -179,14 +191,22 @@ sub cmd_submit {
             print STDERR "dtool submit: SIGKILL to $o{'kill-pid'} at $acked acknowledged, $sent sent\n";
         }
         if ($o{markfile} && !$marked && $acked >= ($o{mark} // 0)) {
-            open(my $m, '>', $o{markfile}) and print $m "$acked\n";
+            if (open(my $m, '>', $o{markfile})) {
+                print $m "$acked\n";
+                close $m;
+            }
             $marked = 1;
+        }
+        if ($o{progress} && time >= $next_progress) {
+            progress($o{progress}, "$acked $errors $sent");
+            $next_progress = time + 0.05;
         }
         # once the server is gone nothing more will be answered
         last unless grep { !$_->{dead} } @conns;
     }
     my $unanswered = 0;
     $unanswered += @{ $_->{pending} } for @conns;
+    progress($o{progress}, "$acked $errors $sent done") if $o{progress};
     close $out if $out;
     print "sent=$sent acked=$acked errors=$errors unanswered=$unanswered"
         . (defined $big_s ? sprintf(' big_reply_s=%.2f', $big_s) : '') . "\n";
@@ -196,7 +216,7 @@ sub cmd_submit {
 sub cmd_drain {
     my %o = (conns => 2, grabs => 16, linger => 0.3, timeout => 120);
     GetOptionsFromArray(\@_, \%o, 'port=i', 'func=s', 'conns=i', 'grabs=i', 'out=s',
-        'expect=i', 'linger=f', 'idle=f', 'kill-pid=i', 'kill-at=i', 'hex', 'timeout=i')
+        'expect=i', 'linger=f', 'idle=f', 'hold=i', 'kill-pid=i', 'kill-at=i', 'hex', 'timeout=i')
         or die "dtool drain: bad options\n";
     my $out = open_out($o{out});
     my @conns = map { dconnect($o{port}) } 1 .. $o{conns};
@@ -228,6 +248,10 @@ sub cmd_drain {
                     $runs++;
                     $last = time;
                     printf $out "G\t%.3f\t%s\t%s\t%s\n", $last, $u, $h, $what if $out;
+                    if ($o{hold} && $runs % $o{hold} == 0) {
+                        $c->{out} .= pkt(GRAB_JOB_UNIQ, '');    # keep this one running
+                        next;
+                    }
                     $c->{out} .= pkt(WORK_COMPLETE, "$h\0") . pkt(GRAB_JOB_UNIQ, '');
                     print $out "C\t$u\n" if $out;
                 } elsif ($t == NO_JOB) {

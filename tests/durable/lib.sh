@@ -127,6 +127,11 @@ d_wait_sql() {
     d_fail "waited $4 s for [$2] = [$3]; it says [$got]"
 }
 
+# d_since T0: seconds (one decimal) since T0, a `date +%s.%N` value.
+d_since() {
+    awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+}
+
 # d_keys FILE TAG: the second field of FILE's lines starting with TAG<tab>, sorted.
 d_keys() {
     awk -F'\t' -v t="$2" '$1 == t { print $2 }' "$1" | LC_ALL=C sort
@@ -168,4 +173,31 @@ d_table_keys() {
 d_show() {
     head -n "${2:-5}" "$1" | tr '\n' ' ' >&2
     echo >&2
+}
+
+# d_check_replay B TABLE OWNER STORED FUNC: after a restart, the log's replay count is the number
+# of rows in STORED (sorted unique keys), and a drain runs exactly those jobs, each once, with
+# their payloads; then the table empties.
+d_check_replay() {
+    local b=$1 table=$2 owner=$3 stored=$4 what=$5 n replayed
+    n=$(d_count "$stored")
+    replayed=$(sed -n 's/.*replayed \([0-9]*\) stored jobs.*/\1/p' "$GM_LOG" | tail -n 1)
+    [ "$replayed" = "$n" ] ||
+        { d_fail "$what: log says replayed [$replayed] stored jobs, table has $n rows"; return 1; }
+    perl "$DTOOL" drain --port "$GM_PORT" --func "$what" --conns 4 --grabs 64 --expect "$n" \
+        --linger 0.5 --idle 10 --out "$D_WORK/$what.replay" >"$D_WORK/$what.replay.sum" ||
+        { d_fail "$what: drain after restart: $(cat "$D_WORK/$what.replay.sum")"; return 1; }
+    d_runs "$D_WORK/$what.replay" >"$D_WORK/$what.ran"
+    cmp -s "$D_WORK/$what.ran" "$stored" || {
+        d_fail "$what: jobs run after restart differ from the stored rows:" \
+            "$(d_count "$D_WORK/$what.ran") runs, $(d_count "$stored") rows;" \
+            "missing: $(d_minus "$stored" "$D_WORK/$what.ran" | head -n 3 | tr '\n' ' ')" \
+            "unexpected or repeated: $(LC_ALL=C comm -13 "$stored" "$D_WORK/$what.ran" |
+                head -n 3 | tr '\n' ' ')"
+        return 1
+    }
+    grep -q '	bad$' "$D_WORK/$what.replay" &&
+        { d_fail "$what: a replayed job's payload changed: $(grep -m1 '	bad$' \
+            "$D_WORK/$what.replay")"; return 1; }
+    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 || { d_fail "$what: rows left after the drain"; return 1; }
 }
