@@ -20,7 +20,8 @@ struct udf_session {
     char last_error[UDF_SESSION_ERR_LEN];
 };
 
-static pthread_key_t session_key;
+static pthread_key_t session_key;   /* written once under session_once */
+static int session_key_ok;          /* 1 if session_key was created */
 static pthread_once_t session_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -51,9 +52,7 @@ session_free(void *p)
 static void
 session_key_create(void)
 {
-    if (pthread_key_create(&session_key, session_free) != 0) {
-        session_key = (pthread_key_t)-1; /* no key: udf_session_get fails cleanly */
-    }
+    session_key_ok = pthread_key_create(&session_key, session_free) == 0;
 }
 
 /* refresh_config: take the current settings if they changed; close idle clients whose list is
@@ -101,8 +100,8 @@ struct udf_session *
 udf_session_get(void)
 {
     pthread_once(&session_once, session_key_create);
-    if (session_key == (pthread_key_t)-1) {
-        return NULL;
+    if (!session_key_ok) {
+        return NULL; /* no key: every call fails cleanly */
     }
     struct udf_session *s = pthread_getspecific(session_key);
     if (s == NULL) {
