@@ -42,6 +42,12 @@ TOOLS       := $(BUILD)/gearman $(BUILD)/gearadmin
 
 PROGRAMS := $(BUILD)/gearmand $(BENCH_BIN) $(TOOLS)
 
+# MySQL/MariaDB UDF plugin (udf_mysql/): rules below, with install-udf and test-udf
+UDF_SRC  := $(sort $(wildcard udf_mysql/*.c))
+UDF_OBJ  := $(UDF_SRC:%.c=$(BUILD)/%.o)
+UDF_SO   := $(BUILD)/libgearman_mysql_udf.so
+PROGRAMS += $(UDF_SO)
+
 .PHONY: all deps run test test-unit test-db test-integration test-tools test-asan test-tsan bench format format-check clean install-pg test-pg bench-pg
 
 all: $(LIBGMAN) $(PROGRAMS) $(UNIT_TESTS)
@@ -54,13 +60,17 @@ run: deps all
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-integration test-tools test-db test-pg
+	$(MAKE) test-unit test-integration test-tools test-db test-pg test-durable test-udf
 
 test-unit: $(UNIT_TESTS)
 	@sh tests/run_unit.sh $(UNIT_TESTS)
 
 test-db: $(BUILD)/gearmand $(CONTRACT_TEST) $(PG_TEST) $(MYSQL_TEST)
 	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/queue_backends/run.sh
+
+.PHONY: test-durable
+test-durable: $(BUILD)/gearmand $(BENCH_BIN)
+	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) bash tests/durable/run.sh
 
 test-integration: $(BUILD)/gearmand
 	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/integration/run.sh
@@ -93,6 +103,21 @@ test-pg: install-pg $(BUILD)/gearmand $(TOOLS)
 
 bench-pg: install-pg $(BUILD)/gearmand
 	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh bench/pg_ext.sh
+
+# MySQL/MariaDB UDF plugin: libgman linked in, hidden visibility, only the UDF entry points
+# exported; -z nodelete keeps it mapped after DROP FUNCTION (thread-exit destructors point into it).
+.PHONY: install-udf test-udf
+$(UDF_OBJ): CFLAGS += -fvisibility=hidden
+
+$(UDF_SO): $(UDF_OBJ) $(LIBGMAN)
+	$(CC) $(LDFLAGS) -shared -Wl,-z,defs -Wl,-z,nodelete -Wl,--exclude-libs,ALL -o $@ $^ \
+	    -lpthread -ldl
+
+install-udf: $(UDF_SO)
+	@sh udf_mysql/install.sh $(UDF_SO)
+
+test-udf: $(BUILD)/gearmand $(UDF_SO)
+	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) bash tests/udf_mysql/run.sh
 
 bench: deps all
 	@BUILD_DIR=$(abspath $(BUILD)) sh bench/run.sh

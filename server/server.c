@@ -334,6 +334,8 @@ server_run(struct server *s, struct gman_err *err)
     if (rc != 0) {
         return rc;
     }
+    /* jobs replayed before the loop existed may already wait on a timer: arm it now */
+    server_arm_timer(s, s->core->armed_due);
     if (s->store != NULL && (rc = store_start(s->store, err)) != 0) {
         return rc;
     }

@@ -8,15 +8,14 @@
 #define ARGS_SHOW_MAX 64 /* bytes of a name quoted in a message */
 
 int
-udf_args_setup(UDF_ARGS *args, unsigned min, unsigned max, unsigned int_mask, const char *usage,
-               char *message)
+udf_args_setup(UDF_ARGS *args, unsigned min, unsigned max, const char *usage, char *message)
 {
     if (args->arg_count < min || args->arg_count > max) {
         snprintf(message, UDF_ARGS_MSG_LEN, "wrong number of arguments; usage: %s", usage);
         return 1;
     }
     for (unsigned i = 0; i < args->arg_count; i++) {
-        args->arg_type[i] = (i < 32 && (int_mask >> i) & 1u) ? INT_RESULT : STRING_RESULT;
+        args->arg_type[i] = STRING_RESULT;
     }
     return 0;
 }
@@ -70,11 +69,13 @@ udf_args_where(char *out, size_t cap, const char *name, unsigned long row, const
     char f[ARGS_SHOW_MAX + 8], u[ARGS_SHOW_MAX + 8];
     show(f, sizeof f, function != NULL ? function : "");
     show(u, sizeof u, unique != NULL ? unique : "");
+    const char *sep = name != NULL ? " " : "";
+    name = name != NULL ? name : "";
     if (function == NULL || function[0] == '\0') {
-        snprintf(out, cap, "%s row %lu", name, row);
+        snprintf(out, cap, "%s%srow %lu", name, sep, row);
     } else if (unique == NULL || unique[0] == '\0') {
-        snprintf(out, cap, "%s row %lu (function '%s')", name, row, f);
+        snprintf(out, cap, "%s%srow %lu (function '%s')", name, sep, row, f);
     } else {
-        snprintf(out, cap, "%s row %lu (function '%s', unique '%s')", name, row, f, u);
+        snprintf(out, cap, "%s%srow %lu (function '%s', unique '%s')", name, sep, row, f, u);
     }
 }

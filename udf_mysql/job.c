@@ -45,7 +45,7 @@ check_stop(int64_t deadline, int timeout_ms, struct gman_err *err)
     if (next_slice(deadline, 1) > 0) {
         return 0;
     }
-    char why[GMAN_ERR_MSG_LEN] = "";
+    char why[GMAN_ERR_MSG_LEN + 8] = "";
     if (err != NULL && strncmp(err->msg, "no answer within", 16) != 0) {
         snprintf(why, sizeof why, " (%s)", err->msg); /* e.g. a connect that never finished */
     }

@@ -4,18 +4,16 @@
 # job they were given, so the tests can compare them with the queue table.
 #
 #   dtool.pl submit --port P --func F --prefix X --n N [--conns C] [--window W] [--size S]
-#       [--type bg|high|low] [--out FILE] [--kill-pid PID --kill-at K] [--mark K --markfile F]
-#       [--big-size B] [--progress FILE] [--timeout S]
+#       [--type bg|high|low] [--out FILE] [--kill-pid PID --kill-at K] [--progress FILE]
+#       [--timeout S]
 #     N background jobs, unique "X-<conn>-<seq>", payload "<unique>\0" padded to S bytes, spread
 #     over C connections with W submits in flight each. Replies are matched in order (the server
 #     answers one connection's background submits in submit order). Writes to FILE
 #       A <unique> <handle>          JOB_CREATED
 #       E <unique> <code> <text>     ERROR (e.g. QUEUE_ERROR)
 #     and prints "sent=.. acked=.. errors=.. unanswered=..". --kill-pid sends SIGKILL to PID once K
-#     jobs are acknowledged (the load goes on until the server's connections close); --mark
-#     creates F once K are acknowledged; --progress keeps "ACKED ERRORS SENT" in FILE (plus
-#     " done" at the end). --big-size B makes the first job of connection 0 B bytes
-#     long (its reply is timed: "big_reply_s=..").
+#     jobs are acknowledged (the load goes on until the server's connections close); --progress
+#     keeps "ACKED ERRORS SENT" in FILE (plus " done" at the end).
 #
 #   dtool.pl drain --port P --func F [--conns C] [--grabs G] [--out FILE] [--expect N]
 #       [--linger S] [--idle S] [--hold H] [--kill-pid PID --kill-at K] [--hex] [--timeout S]
@@ -127,8 +125,8 @@ sub open_out {
 sub cmd_submit {
     my %o = (conns => 4, window => 64, size => 64, type => 'bg', timeout => 120);
     GetOptionsFromArray(\@_, \%o, 'port=i', 'func=s', 'prefix=s', 'n=i', 'conns=i', 'window=i',
-        'size=i', 'type=s', 'out=s', 'kill-pid=i', 'kill-at=i', 'mark=i', 'markfile=s',
-        'big-size=i', 'progress=s', 'timeout=i') or die "dtool submit: bad options\n";
+        'size=i', 'type=s', 'out=s', 'kill-pid=i', 'kill-at=i', 'progress=s', 'timeout=i')
+        or die "dtool submit: bad options\n";
     my %types = (bg => SUBMIT_JOB_BG, high => SUBMIT_JOB_HIGH_BG, low => SUBMIT_JOB_LOW_BG);
     my $type = $types{ $o{type} } // die "dtool submit: --type bg|high|low\n";
     my $out = open_out($o{out});
@@ -140,7 +138,7 @@ sub cmd_submit {
         $c->{next} = 0;
         $c->{pending} = [];
     }
-    my ($sent, $acked, $errors, $killed, $marked, $big_t0, $big_s) = (0, 0, 0, 0, 0);
+    my ($sent, $acked, $errors, $killed) = (0, 0, 0, 0);
     my $deadline = time + $o{timeout};
     my $next_progress = 0;
     while (!$stop && time < $deadline) {
@@ -148,14 +146,8 @@ sub cmd_submit {
         for my $c (grep { !$_->{dead} } @conns) {
             while ($c->{next} < $c->{quota} && @{ $c->{pending} } < $o{window}) {
                 my $u = "$o{prefix}-$c->{id}-$c->{next}";
-                my $size = $o{size};
-                if (defined $o{'big-size'} && $c->{id} == 0 && $c->{next} == 0) {
-                    $size = $o{'big-size'};
-                    $big_t0 = time;
-                    $c->{big} = $u;
-                }
                 my $data = "$u\0";
-                $data .= 'x' x ($size - length $data) if $size > length $data;
+                $data .= 'x' x ($o{size} - length $data) if $o{size} > length $data;
                 $c->{out} .= pkt($type, join("\0", $o{func}, $u, $data));
                 push @{ $c->{pending} }, $u;
                 $c->{next}++;
@@ -170,7 +162,6 @@ sub cmd_submit {
                 my $u = shift @{ $c->{pending} };
                 die "dtool submit: conn $c->{id}: reply " . pkt_name($t) . " with nothing pending\n"
                     unless defined $u;
-                $big_s = time - $big_t0 if defined $c->{big} && $u eq $c->{big};
                 if ($t == JOB_CREATED) {
                     $acked++;
                     print $out "A\t$u\t$d\n" if $out;
@@ -188,14 +179,8 @@ sub cmd_submit {
         if ($o{'kill-pid'} && !$killed && $acked >= ($o{'kill-at'} // 0)) {
             kill 'KILL', $o{'kill-pid'};
             $killed = 1;
-            print STDERR "dtool submit: SIGKILL to $o{'kill-pid'} at $acked acknowledged, $sent sent\n";
-        }
-        if ($o{markfile} && !$marked && $acked >= ($o{mark} // 0)) {
-            if (open(my $m, '>', $o{markfile})) {
-                print $m "$acked\n";
-                close $m;
-            }
-            $marked = 1;
+            print STDERR "dtool submit: SIGKILL to $o{'kill-pid'} at $acked acknowledged, "
+                . "$sent sent\n";
         }
         if ($o{progress} && time >= $next_progress) {
             progress($o{progress}, "$acked $errors $sent");
@@ -208,8 +193,7 @@ sub cmd_submit {
     $unanswered += @{ $_->{pending} } for @conns;
     progress($o{progress}, "$acked $errors $sent done") if $o{progress};
     close $out if $out;
-    print "sent=$sent acked=$acked errors=$errors unanswered=$unanswered"
-        . (defined $big_s ? sprintf(' big_reply_s=%.2f', $big_s) : '') . "\n";
+    print "sent=$sent acked=$acked errors=$errors unanswered=$unanswered\n";
     return $unanswered && !$killed && !$stop ? 1 : 0;
 }
 

@@ -26,14 +26,6 @@ d_sql() {
     esac
 }
 
-# d_sql_file B FILE: run the SQL script FILE on backend B.
-d_sql_file() {
-    case $1 in
-    pg) pg_psql -At -F "$(printf '\t')" -f "$2" ;;
-    mysql) mdb_sql <"$2" ;;
-    esac
-}
-
 # d_args B TABLE OWNER: set D_ARGS to the gearmand options that put the queue in TABLE on B.
 d_args() {
     case $1 in
@@ -169,12 +161,6 @@ d_table_keys() {
     rm -f "$4.tmp"
 }
 
-# d_show FILE [N]: the first N (default 5) lines of FILE on stderr, for failure messages.
-d_show() {
-    head -n "${2:-5}" "$1" | tr '\n' ' ' >&2
-    echo >&2
-}
-
 # d_check_replay B TABLE OWNER STORED FUNC: after a restart, the log's replay count is the number
 # of rows in STORED (sorted unique keys), and a drain runs exactly those jobs, each once, with
 # their payloads; then the table empties.
@@ -199,5 +185,6 @@ d_check_replay() {
     grep -q '	bad$' "$D_WORK/$what.replay" &&
         { d_fail "$what: a replayed job's payload changed: $(grep -m1 '	bad$' \
             "$D_WORK/$what.replay")"; return 1; }
-    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 || { d_fail "$what: rows left after the drain"; return 1; }
+    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 ||
+        { d_fail "$what: rows left after the drain"; return 1; }
 }

@@ -7,9 +7,15 @@
 # Exit status 1 if any test failed.
 # Usage: run.sh [NAME...]   (e.g. run.sh crash_load unique)
 # Env: GEARMAND_BIN (default build/gearmand of this tree), DURABLE_BACKENDS ("pg mysql"),
-#      GM_KEEP=1 / PG_KEEP=1 / MDB_KEEP=1 keep the temp dirs.
+#      DURABLE_TIMEOUT (seconds for the whole run, 900), GM_KEEP=1 / PG_KEEP=1 / MDB_KEEP=1 keep
+#      the temp dirs.
 set -u
 dir=$(cd "$(dirname "$0")" && pwd)
+# the whole run under timeout: it signals the process group, so a hung run's databases, servers
+# and helpers go with it (the EXIT traps still clean up after SIGTERM)
+if [ -z "${DURABLE_TIMED:-}" ]; then
+    DURABLE_TIMED=1 exec timeout -k 20 "${DURABLE_TIMEOUT:-900}" bash "$0" "$@"
+fi
 root=$(cd "$dir/../.." && pwd)
 : "${GEARMAND_BIN:=$root/build/gearmand}"
 : "${DURABLE_BACKENDS:=pg mysql}"

@@ -13,7 +13,8 @@ t_crash_load() {
     d_info "load: $(cat "$w/sub.sum")"
     d_keys "$w/sub" A >"$w/acked"
     [ -s "$w/acked" ] || { d_fail "nothing was acknowledged"; return 1; }
-    grep -q '^E' "$w/sub" && { d_fail "errors before the kill: $(grep -m3 '^E' "$w/sub")"; return 1; }
+    grep -q '^E' "$w/sub" &&
+        { d_fail "errors before the kill: $(grep -m3 '^E' "$w/sub")"; return 1; }
     [ "$(d_count "$w/acked")" -lt "$n" ] || { d_fail "the load ended before the kill"; return 1; }
 
     d_table_keys "$b" "$table" "$owner" "$w/stored" || return 1
@@ -27,9 +28,12 @@ t_crash_load() {
         "stored twice=$dups"
     [ "$missing" = 0 ] || { d_fail "$missing acknowledged jobs are not in the table, e.g." \
         "$(d_minus "$w/acked" "$w/stored" | head -n 5 | tr '\n' ' ')"; return 1; }
-    [ "$dups" = 0 ] || { d_fail "rows stored twice: $(d_dups "$w/stored" | head -n 5 | tr '\n' ' ')"; return 1; }
-    grep -qvE '^cl-[0-7]-[0-9]+$' "$w/extra" &&
-        { d_fail "rows that were never sent: $(grep -vE '^cl-[0-7]-[0-9]+$' "$w/extra" | head -n 3)"; return 1; }
+    [ "$dups" = 0 ] ||
+        { d_fail "rows stored twice: $(d_dups "$w/stored" | head -n 5 | tr '\n' ' ')"; return 1; }
+    if grep -qvE '^cl-[0-7]-[0-9]+$' "$w/extra"; then
+        d_fail "rows never sent: $(grep -vE '^cl-[0-7]-[0-9]+$' "$w/extra" | head -n 3)"
+        return 1
+    fi
 
     d_start "$b" "$table" "$owner" || return 1
     d_check_replay "$b" "$table" "$owner" "$w/stored" cl || return 1

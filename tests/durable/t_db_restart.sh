@@ -12,15 +12,17 @@ d_progress() {
 
 # d_wait_acked FILE N SECS: until the submitter reports N acknowledged; 1 if it ended first.
 d_wait_acked() {
-    local i p
+    local i acked errs sent state
     for i in $(seq 1 $(($3 * 20))); do
-        p=$(d_progress "$1")
-        set -- "$1" "$2" "$3" $p
-        [ "$4" -ge "$2" ] && [ "${7:-}" != done ] && return 0
-        [ "${7:-}" = done ] && { d_fail "the load ended before $2 acks ($p)"; return 1; }
+        read -r acked errs sent state < <(d_progress "$1")
+        if [ "${state:-}" = "done" ]; then
+            d_fail "the load ended before $2 acks ($acked acked, $errs refused, $sent sent)"
+            return 1
+        fi
+        [ "$acked" -ge "$2" ] && return 0
         sleep 0.05
     done
-    d_fail "no $2 acks within $3 s (progress: $p)"
+    d_fail "no $2 acks within $3 s ($acked acked, $errs refused, $sent sent)"
 }
 
 # d_db_crash B / d_db_stop B / d_db_start B: the database of backend B.
@@ -53,7 +55,8 @@ t_db_restart() {
     spid=$GM_LAST_PID
     d_wait_acked "$w/progress" 5000 30 || return 1
     t0=$(date +%s.%N) p=$(d_progress "$w/progress")
-    d_db_crash "$b" && sleep 1.5 && d_db_start "$b" || { d_fail "database crash + start failed"; return 1; }
+    d_db_crash "$b" && sleep 1.5 && d_db_start "$b" ||
+        { d_fail "database crash + start failed"; return 1; }
     d_info "database killed -9 at [$p] (acked errors sent), back after $(d_since "$t0") s"
     d_wait_acked "$w/progress" 25000 60 || return 1
     t0=$(date +%s.%N) p=$(d_progress "$w/progress")
@@ -97,7 +100,8 @@ t_db_restart() {
         "$(d_both "$w/refused" "$w/stored" | head -n 5 | tr '\n' ' ')"; return 1; }
     [ "$unknown" = 0 ] && [ "$dups" = 0 ] ||
         { d_fail "rows no client was told about: $(d_minus "$w/stored" "$w/acked_all" |
-            head -n 3 | tr '\n' ' ') doubled: $(d_dups "$w/stored" | head -n 3 | tr '\n' ' ')"; return 1; }
+            head -n 3 | tr '\n' ' ') doubled: $(d_dups "$w/stored" | head -n 3 | tr '\n' ' ')"
+            return 1; }
 
     # every stored job runs once and its row goes: nothing stuck
     perl "$DTOOL" drain --port "$GM_PORT" --func dr --conns 4 --grabs 64 \

@@ -10,6 +10,7 @@ t_restore() {
     # submit: 5 jobs per priority, interleaved, then the two epoch jobs; expected grab order
     # (priority, then submit order) goes to $w/expect as "unique<TAB>hex payload" lines
     gm_perl - "$w/expect" <<'EOF' || return 1
+use Time::HiRes qw(time);
 my ($expect) = @ARGV;
 my $c = GmRaw->new(name => 'client');
 my @jobs;
@@ -29,16 +30,18 @@ open(my $fh, '>', $expect) or die "$expect: $!";
 for my $j (sort { $a->[0] <=> $b->[0] || $a->[1] <=> $b->[1] } @jobs) {
     print $fh "$j->[2]\t" . unpack('H*', $j->[3]) . "\n";
 }
-my $soon = int(time) + 5;
+my $soon = int(time) + 4;
 $c->submit(SUBMIT_JOB_EPOCH, 'rs', 'far', 4102444800, "far\0future");
 $c->submit(SUBMIT_JOB_EPOCH, 'rs', 'soon', $soon, "soon\0due");
 print $fh "#soon\t$soon\n";
 EOF
     # the table as stored (before the crash)
     local rows
-    rows=$(d_sql "$b" "SELECT unique_key, priority, when_to_run FROM $table ORDER BY id" | tr '\t\n' ' ;')
+    rows=$(d_sql "$b" "SELECT unique_key, priority, when_to_run FROM $table ORDER BY id" |
+        tr '\t\n' ' ;')
     d_kill9
-    local want="low-1 2 0;normal-1 1 0;high-1 0 0;normal-2 1 0;low-2-$(printf 'k%.0s' $(seq 1 58)) 2 0;"
+    local want
+    want="low-1 2 0;normal-1 1 0;high-1 0 0;normal-2 1 0;low-2-$(printf 'k%.0s' $(seq 1 58)) 2 0;"
     want+="high-2 0 0;high-3 0 0;normal-3 1 0;low-3 2 0;low-4 2 0;normal-4 1 0;high-4 0 0;"
     want+="normal-5 1 0;high-5 0 0;low-5 2 0;far 1 4102444800;"
     [ "${rows%soon 1 *}" = "$want" ] ||
@@ -46,6 +49,7 @@ EOF
 
     d_start "$b" "$table" "$owner" || return 1
     gm_perl - "$w/expect" <<'EOF' || return 1
+use Time::HiRes qw(time);
 my ($expect) = @ARGV;
 open(my $fh, '<', $expect) or die "$expect: $!";
 my (@want, $soon);
@@ -88,8 +92,8 @@ $w->req(GRAB_JOB_UNIQ);
 $w->expect(NO_JOB);
 $w->req(PRE_SLEEP);
 $w->expect_silence(1.5);    # 4102444800 stays delayed
-printf "# restored %d jobs in order; epoch job ran %.2f s after due; 2100-01-01 job still delayed\n",
-    scalar @want, $at - $soon;
+printf "# restored %d jobs in order; epoch job ran %.2f s after due; 2100-01-01 job still "
+    . "delayed\n", scalar @want, $at - $soon;
 EOF
     d_wait_sql "$b" "SELECT unique_key, priority, when_to_run FROM $table" \
         "far	1	4102444800" 10 || return 1

@@ -55,8 +55,9 @@ t_sql_txn() {
             "never rolled-back"; return 1; }
     early=$(awk -F'\t' -v t="$t_commit" '$1 == "G" && $2 < t + 1.0 { print $3 }' "$w/run")
     [ -z "$early" ] || { d_fail "ran before the COMMIT: $early"; return 1; }
-    d_info "rolled back: never ran; committed (2 rows): each ran once," \
-        "$(awk -F'\t' -v t="$t_commit" '$1 == "G" { printf "%.2f s ", $2 - t - 1 }' "$w/run")after COMMIT"
+    d_info "rolled back: never ran; committed (2 rows): each ran once, at most" \
+        "$(awk -F'\t' -v t="$t_commit" '$1 == "G" { printf "%s%.2f s", sep, $2 - t - 1; sep = ", " }' "$w/run")" \
+        "after COMMIT"
     d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 || return 1
     d_info "table empty after the jobs completed"
 }

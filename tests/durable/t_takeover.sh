@@ -9,7 +9,8 @@ t_takeover() {
     pg) d_sql pg "CREATE TABLE $table (unique_key VARCHAR(64), function_name VARCHAR(255),
             priority INTEGER, data BYTEA, when_to_run INTEGER, UNIQUE (unique_key, function_name));
         INSERT INTO $table SELECT 'tk-' || i, 'tk', i % 3,
-            convert_to('tk-' || i, 'UTF8') || '\\x00ff00'::bytea || convert_to(repeat('p', i), 'UTF8'),
+            convert_to('tk-' || i, 'UTF8') || '\\x00ff00'::bytea ||
+                convert_to(repeat('p', i), 'UTF8'),
             CASE WHEN i % 10 = 0 THEN 1700000000 ELSE 0 END FROM generate_series(1, $n) i;
         INSERT INTO $table VALUES ('tk-null', 'tk', 1, NULL, NULL)" || return 1 ;;
     mysql) d_sql mysql "CREATE TABLE $table (unique_key VARCHAR(64), function_name VARCHAR(255),
@@ -25,7 +26,8 @@ t_takeover() {
         --linger 1.5 --idle 10 --hex --out "$w/run" >"$w/run.sum" ||
         { d_fail "drain: $(cat "$w/run.sum")"; return 1; }
     d_runs "$w/run" >"$w/ran"
-    cmp -s "$w/ran" "$w/rows" || { d_fail "$(d_count "$w/ran") runs for $(d_count "$w/rows") rows;" \
+    cmp -s "$w/ran" "$w/rows" || {
+        d_fail "$(d_count "$w/ran") runs for $(d_count "$w/rows") rows;" \
         "missing: $(d_minus "$w/rows" "$w/ran" | head -n 3 | tr '\n' ' ')" \
         "repeated: $(d_dups "$w/ran" | head -n 3 | tr '\n' ' ')"; return 1; }
     # payloads byte for byte
@@ -39,7 +41,8 @@ t_takeover() {
     d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 || return 1
     local kept
     kept=$(d_sql "$b" "SELECT COUNT(*) FROM ${table}_gearmand")
-    [ "$kept" = $((n + 1)) ] || { d_fail "${table}_gearmand has [$kept] rows, want $((n + 1))"; return 1; }
+    [ "$kept" = $((n + 1)) ] ||
+        { d_fail "${table}_gearmand has [$kept] rows, want $((n + 1))"; return 1; }
     d_info "gearmand table: $((n + 1)) rows; each ran once with its payload; kept as" \
         "${table}_gearmand ($kept rows)"
 
@@ -48,6 +51,7 @@ t_takeover() {
     d_start "$b" "$table" "$owner" || return 1
     perl "$DTOOL" drain --port "$GM_PORT" --func tk --conns 1 --idle 1.5 --out "$w/run2" \
         >"$w/run2.sum" || { d_fail "drain 2: $(cat "$w/run2.sum")"; return 1; }
-    [ ! -s "$w/run2" ] || { d_fail "jobs ran again after a restart: $(head -n 3 "$w/run2")"; return 1; }
+    [ ! -s "$w/run2" ] ||
+        { d_fail "jobs ran again after a restart: $(head -n 3 "$w/run2")"; return 1; }
     d_info "restart after the takeover: nothing runs again"
 }

@@ -5,7 +5,7 @@
 # refuses is one whose function name is not valid UTF-8 (the database encoding).
 
 t_too_big() {
-    local b=$1 table=d_too_big owner="too-big-$1" w=$D_WORK
+    local b=$1 table=d_too_big owner="too-big-$1"
     d_start "$b" "$table" "$owner" || return 1
     local expect
     case $b in
@@ -20,14 +20,16 @@ my $big = GmRaw->new(name => 'big');
 my $payload = sub { my ($u, $n) = @_; my $d = "$u\0"; $d . ('x' x ($n - length $d)) };
 # everything in flight at once: 4 x 400 small submits and, in their midst, the three on 'big'
 for my $i (0 .. 199) {
-    $_->req(SUBMIT_JOB_BG, 'tb', "tb-$_->{name}-$i", $payload->("tb-$_->{name}-$i", 100)) for @small;
+    $_->req(SUBMIT_JOB_BG, 'tb', "tb-$_->{name}-$i", $payload->("tb-$_->{name}-$i", 100))
+        for @small;
 }
 my $t0 = time;
 $big->req(SUBMIT_JOB_BG, 'tb', 'mid', $payload->('mid', 900 * 1024));
 $big->req(SUBMIT_JOB_BG, 'tb', 'big', $payload->('big', 2 * 1024 * 1024));
 $big->req(SUBMIT_JOB_BG, "tb\xff", 'badenc', $payload->('badenc', 100));
 for my $i (200 .. 399) {
-    $_->req(SUBMIT_JOB_BG, 'tb', "tb-$_->{name}-$i", $payload->("tb-$_->{name}-$i", 100)) for @small;
+    $_->req(SUBMIT_JOB_BG, 'tb', "tb-$_->{name}-$i", $payload->("tb-$_->{name}-$i", 100))
+        for @small;
 }
 for my $u (qw(mid big badenc)) {
     my $p = $big->read_pkt(10);

@@ -70,8 +70,11 @@ $w2->req(WORK_COMPLETE, $h, '');
 $w2->echo;
 $w->echo;
 EOF
-    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 ||
-        { d_fail "rows left: $(d_sql "$b" "SELECT function_name, unique_key FROM $table" | tr '\n' ' ')"; return 1; }
+    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 || {
+        d_fail "rows left: $(d_sql "$b" "SELECT function_name, unique_key FROM $table" |
+            tr '\n' ' ')"
+        return 1
+    }
     d_info "same key: one handle, one row (queued, storing, running); after completion a new" \
         "handle; no rows left"
 }

@@ -206,7 +206,7 @@ mdb_cleanup() {
 mdb__cleanup_gm() {
     local rc=$? pid
     gm_bg_stop_all
-    if [ -n "$GM_PID" ] && ! gm_is_ours "$GM_PID" && [ "$GM_FAILED" = 0 ]; then
+    if [ -n "$GM_PID" ] && ! gm_is_ours "$GM_PID" && [ "${GM_TERMINATED:-0}" = 0 ]; then
         echo "FAIL: server pid $GM_PID died during the test" >&2
         rc=1
     fi
