@@ -116,6 +116,16 @@ server_on_timer_wake(evutil_socket_t fd, short what, void *arg)
     server_arm_timer(s, next);
 }
 
+/* server_job_count: jobs the core holds (main thread). */
+static size_t
+server_job_count(struct server *s)
+{
+    server_lock(s, NULL);
+    size_t jobs = s->core->jobs.count;
+    server_unlock(s);
+    return jobs;
+}
+
 /* server_on_graceful: after SIGUSR1, every 100 ms: stop when the core holds no job. */
 static void
 server_on_graceful(evutil_socket_t fd, short what, void *arg)
@@ -123,10 +133,7 @@ server_on_graceful(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct server *s = arg;
-    server_lock(s, NULL);
-    size_t jobs = s->core->jobs.count;
-    server_unlock(s);
-    if (jobs == 0) {
+    if (server_job_count(s) == 0) {
         log_msg(&s->log, CONFIG_LEVEL_NOTICE, "graceful shutdown: no jobs left, stopping");
         event_base_loopbreak(s->base);
     }
@@ -140,9 +147,7 @@ server_on_trim(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct server *s = arg;
-    server_lock(s, NULL);
-    size_t jobs = s->core->jobs.count;
-    server_unlock(s);
+    size_t jobs = server_job_count(s);
     if (jobs > s->trim_peak) {
         s->trim_peak = jobs;
     } else if (s->trim_peak - jobs > 50000 && jobs < s->trim_peak / 2) {

@@ -87,7 +87,7 @@ wait_lines() {
 # Persistent session: one mariadb client (one mysqld connection and thread) fed statement by
 # statement. sess_open; sess "SQL" prints the result's lines; sess_close.
 sess_open() {
-    coproc UDF_SESS { sql --unbuffered -n 2>&1; }
+    coproc UDF_SESS { sql --unbuffered --force -n 2>&1; }
 }
 
 # sess SQL: run SQL (one statement, no trailing ';') in the session and print its output lines.

@@ -5,7 +5,7 @@
 #   echo     the workload back, byte for byte          tag    "T:workload"
 #   len      the workload's length in bytes            fail   WORK_FAIL
 #   num      sleep --sleep-ms, then the workload back  die    WORK_EXCEPTION "boom"
-#   record, prio     append "T workload\n" to --log, return "ok"
+#   record, prio, late   append "T workload\n" to --log, return "ok"
 #   slow     sleep <workload> ms, return "slept"
 #   send_receipt     the order id in the workload: look the order up in the test database
 #                    (MDB_* environment, mariadb client) and log "T receipt <id> <customer>"
@@ -51,6 +51,7 @@ my %fn = (
     num    => sub { sleep($sleep_ms / 1000) if $sleep_ms; $_[0]->arg },
     record => sub { logline("$tag " . $_[0]->arg); 'ok' },
     prio   => sub { logline("$tag " . $_[0]->arg); 'ok' },
+    late   => sub { logline("$tag " . $_[0]->arg); 'ok' },
     slow   => sub { sleep(($_[0]->arg || 0) / 1000); 'slept' },
     send_receipt => sub {
         my $id = $_[0]->arg;
