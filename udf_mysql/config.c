@@ -1,7 +1,8 @@
-/* config.c - settings snapshots, the file they persist in, and the one lock over the current one. */
+/* config.c - settings snapshots, the file they persist in, and the one lock over the current. */
 #include "udf_mysql/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -191,7 +192,7 @@ config_load(void)
     if (cfg == NULL) {
         return NULL;
     }
-    FILE *fp = fopen(config_path(), "r");
+    FILE *fp = fopen(config_path(), "re");
     if (fp == NULL) {
         if (errno != ENOENT) {
             snprintf(cfg->load_error, sizeof cfg->load_error, "cannot read %s: %s",
@@ -240,7 +241,26 @@ config_write(const struct udf_config *cfg, FILE *fp)
     return 0;
 }
 
-/* config_save: replace the file with cfg atomically (temp file, fsync, rename). */
+/* sync_dir: fsync the directory holding path, so a rename in it survives a crash. */
+static void
+sync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof dir, ".");
+    } else {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        snprintf(dir, sizeof dir, "%.*s", (int)(n < sizeof dir ? n : sizeof dir - 1), path);
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/* config_save: replace the file with cfg atomically (temp file, fsync, rename, fsync dir). */
 static int
 config_save(const struct udf_config *cfg, struct gman_err *err)
 {
@@ -249,7 +269,7 @@ config_save(const struct udf_config *cfg, struct gman_err *err)
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
         return gman_err_set(err, GMAN_ERR_IO, "settings file name %s is too long", path);
     }
-    FILE *fp = fopen(tmp, "w");
+    FILE *fp = fopen(tmp, "we");
     if (fp == NULL) {
         return gman_err_set(err, GMAN_ERR_IO, "in effect until mysqld restarts, but cannot write "
                             "%s: %s", tmp, strerror(errno));
@@ -269,6 +289,7 @@ config_save(const struct udf_config *cfg, struct gman_err *err)
         return gman_err_set(err, GMAN_ERR_IO, "in effect until mysqld restarts, but cannot save "
                             "%s: %s", path, strerror(saved));
     }
+    sync_dir(path);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* gman_sum.c - the aggregate UDF gman_sum(function, workload [, unique]): each row of a group
  * queues one foreground job (no network in *_add), the final call runs them all at once and sums
  * the integer results. A failed job makes the group's result NULL, with the count and the first
- * failing row recorded (gman_last_error). Rows whose workload is NULL are skipped, as SUM() does. */
+ * failing row recorded (gman_last_error). Rows whose workload is NULL are skipped, as SUM()
+ * does. */
 #include <ctype.h>
 #include <errno.h>
 #include <mysql.h>

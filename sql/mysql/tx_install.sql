@@ -39,28 +39,29 @@ MODIFIES SQL DATA
 SQL SECURITY DEFINER
 COMMENT 'Queue a Gearman background job in this transaction; runs iff it commits'
 BEGIN
-  DECLARE v_priority TINYINT DEFAULT NULL;
-  IF p_function IS NULL OR LENGTH(p_function) = 0 OR LENGTH(p_function) > 255 THEN
-    SIGNAL SQLSTATE '45000'
-      SET MESSAGE_TEXT = 'gman_enqueue: function name must be 1 to 255 bytes';
-  END IF;
-  IF p_workload IS NULL THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'gman_enqueue: workload is NULL';
-  END IF;
-  IF LENGTH(COALESCE(p_unique, '')) > 64 THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'gman_enqueue: unique key is longer than 64 bytes';
-  END IF;
-  SET v_priority = CASE LOWER(COALESCE(p_priority, 'normal'))
+  -- one test on the common path (each statement of a stored function costs time per row)
+  DECLARE v_priority TINYINT DEFAULT CASE LOWER(COALESCE(p_priority, 'normal'))
       WHEN 'high' THEN 0 WHEN '0' THEN 0
       WHEN 'normal' THEN 1 WHEN '1' THEN 1 WHEN '' THEN 1
       WHEN 'low' THEN 2 WHEN '2' THEN 2
       ELSE NULL END;
-  IF v_priority IS NULL THEN
-    SIGNAL SQLSTATE '45000'
-      SET MESSAGE_TEXT = 'gman_enqueue: priority must be high, normal or low';
-  END IF;
-  IF COALESCE(p_when_to_run, 0) < 0 THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'gman_enqueue: when_to_run is negative';
+  IF p_function IS NULL OR LENGTH(p_function) NOT BETWEEN 1 AND 255 OR p_workload IS NULL
+     OR LENGTH(COALESCE(p_unique, '')) > 64 OR v_priority IS NULL
+     OR COALESCE(p_when_to_run, 0) < 0 THEN
+    IF p_function IS NULL OR LENGTH(p_function) NOT BETWEEN 1 AND 255 THEN
+      SIGNAL SQLSTATE '45000'
+        SET MESSAGE_TEXT = 'gman_enqueue: function name must be 1 to 255 bytes';
+    ELSEIF p_workload IS NULL THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'gman_enqueue: workload is NULL';
+    ELSEIF v_priority IS NULL THEN
+      SIGNAL SQLSTATE '45000'
+        SET MESSAGE_TEXT = 'gman_enqueue: priority must be high, normal or low';
+    ELSEIF COALESCE(p_when_to_run, 0) < 0 THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'gman_enqueue: when_to_run is negative';
+    ELSE
+      SIGNAL SQLSTATE '45000'
+        SET MESSAGE_TEXT = 'gman_enqueue: unique key is longer than 64 bytes';
+    END IF;
   END IF;
   INSERT INTO gearman_queue (function_name, unique_key, priority, data, when_to_run)
     VALUES (p_function, COALESCE(p_unique, ''), v_priority, p_workload,
@@ -76,8 +77,6 @@ NOT DETERMINISTIC
 MODIFIES SQL DATA
 SQL SECURITY DEFINER
 COMMENT 'Queue a Gearman background job in this transaction; runs iff it commits'
-BEGIN
-  RETURN gman_enqueue_at(p_function, p_workload, p_unique, p_priority, 0);
-END //
+RETURN gman_enqueue_at(p_function, p_workload, p_unique, p_priority, 0) //
 
 DELIMITER ;

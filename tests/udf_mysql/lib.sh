@@ -90,7 +90,8 @@ sess_open() {
     coproc UDF_SESS { sql --unbuffered --force -n 2>&1; }
 }
 
-# sess SQL: run SQL (one statement, no trailing ';') in the session and print its output lines.
+# sess SQL: run SQL (statements, no trailing ';') in the session and print its output lines.
+# Not in a pipeline: bash does not give the coprocess's descriptors to pipeline members.
 sess() {
     local mark="__udf_done_${RANDOM}${RANDOM}__" line
     printf '%s;\nSELECT "%s";\n' "$1" "$mark" >&"${UDF_SESS[1]}"
