@@ -39,6 +39,26 @@ static const dispatch_fn dispatch_table[GMAN_CMD_MAX] = {
     [GMAN_CMD_SET_CLIENT_ID] = cmd_client_set_id,
 };
 
+/* dispatch_bare_handle: WORK_COMPLETE/DATA/WARNING/EXCEPTION carrying only a handle (Perl's
+ * Gearman::Worker sends that for an empty or "0" result): the data is empty. 0 if accepted. */
+static int
+dispatch_bare_handle(struct gman_packet *pkt)
+{
+    switch (pkt->type) {
+    case GMAN_CMD_WORK_COMPLETE:
+    case GMAN_CMD_WORK_DATA:
+    case GMAN_CMD_WORK_WARNING:
+    case GMAN_CMD_WORK_EXCEPTION: break;
+    default: return -1;
+    }
+    pkt->argc = 2;
+    pkt->arg[0] = pkt->payload;
+    pkt->arg_len[0] = pkt->size;
+    pkt->arg[1] = pkt->payload + pkt->size;
+    pkt->arg_len[1] = 0;
+    return 0;
+}
+
 int
 dispatch_packet(struct core *c, struct sess *s, struct gman_packet *pkt)
 {
@@ -54,7 +74,7 @@ dispatch_packet(struct core *c, struct sess *s, struct gman_packet *pkt)
         sess_send_error(s, "INVALID_COMMAND", "Command not expected");
         return 0;
     }
-    if (gman_packet_split_known(pkt, NULL) != 0) {
+    if (gman_packet_split_known(pkt, NULL) != 0 && dispatch_bare_handle(pkt) != 0) {
         sess_send_error(s, "INVALID_PACKET", "Packet is missing an argument separator");
         return 0;
     }

@@ -845,8 +845,10 @@ test_missing_separators(void **state)
     expect_error(w, code, text);
     SEND(w, GMAN_CMD_WORK_STATUS, "H:t:1\0" "1");
     expect_error(w, code, text);
+    /* a bare handle is a result with empty data (Perl Gearman::Worker sends that): this one
+     * names no job of w's */
     SEND(w, GMAN_CMD_WORK_COMPLETE, "H:t:1");
-    expect_error(w, code, text);
+    expect_error(w, "JOB_NOT_FOUND", "Job given in work result not found");
     expect_none(s);
     expect_none(w);
     /* nothing was created, the sessions stay usable */
@@ -854,6 +856,25 @@ test_missing_separators(void **state)
     assert_null(w->regs);
     SEND(s, GMAN_CMD_SUBMIT_JOB, "f\0\0");
     EXPECT(s, GMAN_CMD_JOB_CREATED, "H:t:1");
+}
+
+static void
+test_bare_handle_result(void **state)
+{
+    struct fx *f = *state;
+    struct sess *c = fx_sess(f), *w = fx_sess(f);
+    SEND(c, GMAN_CMD_SUBMIT_JOB, "f\0\0x");
+    EXPECT(c, GMAN_CMD_JOB_CREATED, "H:t:1");
+    SEND(w, GMAN_CMD_CAN_DO, "f");
+    SEND(w, GMAN_CMD_GRAB_JOB, "");
+    EXPECT(w, GMAN_CMD_JOB_ASSIGN, "H:t:1\0f\0x");
+    SEND(w, GMAN_CMD_WORK_DATA, "H:t:1");
+    EXPECT(c, GMAN_CMD_WORK_DATA, "H:t:1\0");
+    SEND(w, GMAN_CMD_WORK_COMPLETE, "H:t:1");
+    EXPECT(c, GMAN_CMD_WORK_COMPLETE, "H:t:1\0");
+    expect_none(w);
+    SEND(w, GMAN_CMD_WORK_COMPLETE, "H:t:1");
+    expect_error(w, "JOB_NOT_FOUND", "Job given in work result not found");
 }
 
 static void
@@ -929,6 +950,7 @@ main(void)
         T(test_invalid_command),
         T(test_bad_type_closes),
         T(test_missing_separators),
+        T(test_bare_handle_result),
         T(test_client_disconnect_through_dispatch),
         T(test_dispatch_number),
     };
