@@ -98,15 +98,15 @@ PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresq
 install-pg: $(LIBGMAN)
 	$(MAKE) -C ext_postgres PG_CONFIG=$(PG_CONFIG) LIBGMAN=$(abspath $(LIBGMAN)) install
 
-test-pg: install-pg $(BUILD)/gearmand $(TOOLS)
-	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/ext_postgres/run.sh
+test-pg: install-pg $(BUILD)/gearmand
+	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) bash tests/ext_postgres/run.sh
 
 bench-pg: install-pg $(BUILD)/gearmand
-	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh bench/pg_ext.sh
+	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) bash bench/pg_ext.sh
 
 # MySQL/MariaDB UDF plugin: libgman linked in, hidden visibility, only the UDF entry points
 # exported; -z nodelete keeps it mapped after DROP FUNCTION (thread-exit destructors point into it).
-.PHONY: install-udf test-udf
+.PHONY: install-udf test-udf bench-udf
 $(UDF_OBJ): CFLAGS += -fvisibility=hidden
 
 $(UDF_SO): $(UDF_OBJ) $(LIBGMAN)
@@ -116,11 +116,23 @@ $(UDF_SO): $(UDF_OBJ) $(LIBGMAN)
 install-udf: $(UDF_SO)
 	@sh udf_mysql/install.sh $(UDF_SO)
 
-test-udf: $(BUILD)/gearmand $(UDF_SO)
+test-udf: $(BUILD)/gearmand $(BUILD)/gearadmin $(UDF_SO)
 	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) bash tests/udf_mysql/run.sh
 
+bench-udf: $(BUILD)/gearmand $(BUILD)/gearadmin $(UDF_SO)
+	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) bash bench/mysql_udf.sh
+
+# make bench: each benchmark in turn prints its table; a failing one does not stop the others but
+# fails the target. bench/pg_ext.sh runs through bench-pg (which installs the extension first).
 bench: deps all
-	@BUILD_DIR=$(abspath $(BUILD)) sh bench/run.sh
+	@rc=0; b=$(abspath $(BUILD)); \
+	BUILD_DIR=$$b sh bench/run.sh || rc=1; \
+	BUILD_DIR=$$b bash bench/durable.sh || rc=1; \
+	BUILD_DIR=$$b sh bench/client.sh || rc=1; \
+	if [ -f bench/pg_ext.sh ]; then $(MAKE) --no-print-directory bench-pg || rc=1; fi; \
+	if [ -f bench/mysql_udf.sh ]; then \
+	    GEARMAND_BIN=$$b/gearmand BUILD_DIR=$$b bash bench/mysql_udf.sh || rc=1; fi; \
+	exit $$rc
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -171,6 +183,10 @@ $(TOOLS): $(BUILD)/%: $(BUILD)/tools/%.o $(TOOLS_OBJ) $(LIBGMAN)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+
+# the libgearman twin of client_bench links Debian's libgearman (libgearman-dev), not libgman
+$(BUILD)/bench/libgearman_bench: $(BUILD)/bench/libgearman_bench.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lgearman -lpthread
 
 $(BUILD)/tests/libgman/%: $(BUILD)/tests/libgman/%.o $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)

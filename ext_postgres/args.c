@@ -44,8 +44,7 @@ args_unique(FunctionCallInfo fcinfo, int argno, const char *what)
 }
 
 void
-args_workload(FunctionCallInfo fcinfo, int argno, const char *what, const char **data,
-              size_t *size)
+args_workload(FunctionCallInfo fcinfo, int argno, const char *what, const char **data, size_t *size)
 {
     struct varlena *v;
 
@@ -67,12 +66,12 @@ args_result_text(const char *data, size_t size, const char *function, const char
                         errmsg("%s: result of gearman job \"%s\" is too large", what, function)));
     }
     if (!pg_verifymbstr(data, (int)size, true)) {
-        ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-                        errmsg("%s: result of gearman job \"%s\" is not valid text", what,
-                               function),
-                        errdetail("The %zu bytes are not valid %s (or contain a zero byte).",
-                                  size, GetDatabaseEncodingName()),
-                        errhint("Use the bytea variant, e.g. %s(text, bytea).", what)));
+        ereport(ERROR,
+                (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+                 errmsg("%s: result of gearman job \"%s\" is not valid text", what, function),
+                 errdetail("The %zu bytes are not valid %s (or contain a zero byte).", size,
+                           GetDatabaseEncodingName()),
+                 errhint("Use the bytea variant, e.g. %s(text, bytea).", what)));
     }
     return PointerGetDatum(cstring_to_text_with_len(data, (int)size));
 }

@@ -25,15 +25,18 @@ PG_FUNCTION_INFO_V1(pg_gman_sum_final);
 PG_FUNCTION_INFO_V1(pg_gman_map);
 PG_FUNCTION_INFO_V1(pg_gman_map_bytea);
 
+/* One row's job in the aggregate's state. */
+struct sum_row {
+    char *function; /* shared by consecutive rows with the same name */
+    char *data;     /* workload copy */
+    size_t size;    /* bytes */
+};
+
 /* The aggregate's state: the rows' jobs, collected in the aggregate's memory context. */
 struct sum_state {
-    int n;                 /* jobs collected */
-    int cap;               /* room in jobs */
-    struct sum_row {
-        char *function;    /* shared by consecutive rows with the same name */
-        char *data;        /* workload copy */
-        size_t size;       /* bytes */
-    } *rows;
+    int n;                /* jobs collected */
+    int cap;              /* room in rows */
+    struct sum_row *rows; /* n used */
 };
 
 /* pg_gman_sum_trans: SQL gman_sum_trans(internal, function text, workload text) - add a row's
@@ -188,9 +191,9 @@ map_common(FunctionCallInfo fcinfo, bool as_bytea)
         Datum value = (Datum)0;
         bool isnull = jobs[i].skip;
         if (!isnull) {
-            value = as_bytea ? args_result_bytea(jobs[i].result, jobs[i].result_size)
-                             : args_result_text(jobs[i].result, jobs[i].result_size, function,
-                                                what);
+            value = as_bytea
+                        ? args_result_bytea(jobs[i].result, jobs[i].result_size)
+                        : args_result_text(jobs[i].result, jobs[i].result_size, function, what);
         }
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
     }

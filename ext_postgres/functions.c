@@ -68,7 +68,7 @@ run_foreground(FunctionCallInfo fcinfo, enum gman_priority priority, bool as_byt
 static enum txq_priority
 tx_priority(enum gman_priority p)
 {
-    return p == GMAN_PRIORITY_HIGH ? TXQ_PRIORITY_HIGH
+    return p == GMAN_PRIORITY_HIGH  ? TXQ_PRIORITY_HIGH
            : p == GMAN_PRIORITY_LOW ? TXQ_PRIORITY_LOW
                                     : TXQ_PRIORITY_NORMAL;
 }

@@ -1,4 +1,5 @@
-/* gearman.c - the extension's entry file: module magic, _PG_init and the gearman.* settings. */
+/* gearman.c - the extension's entry file: module magic, _PG_init (the gearman.* settings and the
+ * hooks of transactional submit). */
 #include "postgres.h"
 
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include "libgman/client.h"
 
 #include "gearman.h"
+#include "txq.h"
 
 PG_MODULE_MAGIC;
 
@@ -97,4 +99,5 @@ _PG_init(void)
         "is on; the same name as the server's --libpq-table.",
         &gearman_queue_table, "queue", PGC_USERSET, 0, check_queue_table, NULL, NULL);
     MarkGUCPrefixReserved("gearman");
+    txq_init();
 }

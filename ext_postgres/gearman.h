@@ -6,9 +6,9 @@
 
 #include <stdbool.h>
 
-extern char *gearman_servers;     /* gearman.servers: "host[:port],..." (PGC_SUSET) */
-extern int gearman_timeout_ms;    /* gearman.timeout: ms a call may wait, 0 = no limit */
+extern char *gearman_servers;      /* gearman.servers: "host[:port],..." (PGC_SUSET) */
+extern int gearman_timeout_ms;     /* gearman.timeout: ms a call may wait, 0 = no limit */
 extern bool gearman_transactional; /* gearman.transactional: gman_do_background* insert rows */
-extern char *gearman_queue_table; /* gearman.queue_table: the durable queue table's name */
+extern char *gearman_queue_table;  /* gearman.queue_table: the durable queue table's name */
 
 #endif

@@ -17,7 +17,7 @@
 #define SESSION_TEXT_MAX 1000     /* bytes of a worker's exception text quoted in a message */
 
 static struct gman_client *session_client = NULL; /* the backend's client, or NULL */
-static char *session_client_servers = NULL;      /* gearman.servers it was made from */
+static char *session_client_servers = NULL;       /* gearman.servers it was made from */
 
 /* drop_client: forget the client: its connections close, so the server drops foreground jobs
  * nobody waits for any more, and the next call connects afresh (no server is skipped as down). */
@@ -90,9 +90,9 @@ report(int rc, const struct gman_err *err, const char *what, const char *functio
                         errdetail("%s", msg)));
         break;
     case GMAN_ERR_PROTOCOL:
-        ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
-                        errmsg("%s: the gearman server broke the protocol", what),
-                        errdetail("%s", msg)));
+        ereport(ERROR,
+                (errcode(ERRCODE_PROTOCOL_VIOLATION),
+                 errmsg("%s: the gearman server broke the protocol", what), errdetail("%s", msg)));
         break;
     case GMAN_ERR_WORK_FAIL:
         ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
@@ -106,15 +106,15 @@ report(int rc, const struct gman_err *err, const char *what, const char *functio
                             errmsg("%s: gearman job \"%s\" raised an exception: %.*s", what, fn,
                                    len, payload)));
         }
-        ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-                        errmsg("%s: gearman job \"%s\" raised an exception", what, fn),
-                        errdetail("The exception data (%zu bytes) is not valid text.",
-                                  payload_size)));
+        ereport(ERROR,
+                (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+                 errmsg("%s: gearman job \"%s\" raised an exception", what, fn),
+                 errdetail("The exception data (%zu bytes) is not valid text.", payload_size)));
         break;
     case GMAN_ERR_SERVER:
-        ereport(ERROR, (errcode(ERRCODE_SYSTEM_ERROR),
-                        errmsg("%s: the gearman server refused the request", what),
-                        errdetail("%s", msg)));
+        ereport(ERROR,
+                (errcode(ERRCODE_SYSTEM_ERROR),
+                 errmsg("%s: the gearman server refused the request", what), errdetail("%s", msg)));
         break;
     case GMAN_ERR_QUEUE:
         ereport(ERROR, (errcode(ERRCODE_SYSTEM_ERROR),
@@ -152,20 +152,20 @@ static void __attribute__((noreturn))
 report_timeout(const char *what, const char *function, const char *handle)
 {
     if (handle != NULL && handle[0] != '\0') {
-        ereport(ERROR,
-                (errcode(ERRCODE_QUERY_CANCELED),
-                 errmsg("%s: gearman job \"%s\" timed out after %d ms", what, function,
-                        gearman_timeout_ms),
-                 errdetail("The server accepted the job (handle %s) but it did not finish.",
-                           handle),
-                 errhint("Check that a worker for \"%s\" is running, or raise gearman.timeout.",
-                         function)));
-    }
-    ereport(ERROR,
+        ereport(
+            ERROR,
             (errcode(ERRCODE_QUERY_CANCELED),
-             errmsg("%s: gearman server did not answer within %d ms", what, gearman_timeout_ms),
-             errhint("Check gearman.servers (\"%s\"), or raise gearman.timeout.",
-                     gearman_servers)));
+             errmsg("%s: gearman job \"%s\" timed out after %d ms", what, function,
+                    gearman_timeout_ms),
+             errdetail("The server accepted the job (handle %s) but it did not finish.", handle),
+             errhint("Check that a worker for \"%s\" is running, or raise gearman.timeout.",
+                     function)));
+    }
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_QUERY_CANCELED),
+         errmsg("%s: gearman server did not answer within %d ms", what, gearman_timeout_ms),
+         errhint("Check gearman.servers (\"%s\"), or raise gearman.timeout.", gearman_servers)));
     pg_unreachable();
 }
 
@@ -249,8 +249,8 @@ add_tasks(struct gman_client *c, struct session_job *jobs, struct gman_task **ta
 {
     for (int i = 0; i < n; i++) {
         struct session_job *j = &jobs[i];
-        struct gman_job_spec spec = {j->function, j->unique, j->data, j->size, j->priority,
-                                     j->background ? 1 : 0, 0};
+        struct gman_job_spec spec = {
+            j->function, j->unique, j->data, j->size, j->priority, j->background ? 1 : 0, 0};
         struct gman_err err = {0, ""};
         int rc;
 

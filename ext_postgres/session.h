@@ -14,13 +14,13 @@
 
 /* One job to run and, after session_run, its outcome. The inputs are borrowed for the call. */
 struct session_job {
-    const char *function;         /* function name, non-empty */
-    const char *unique;           /* unique key or NULL */
-    const void *data;             /* workload */
-    size_t size;                  /* workload bytes */
-    enum gman_priority priority;  /* libgman's numbering */
-    bool background;              /* done at JOB_CREATED */
-    bool skip;                    /* not run at all (e.g. a NULL element); outcome untouched */
+    const char *function;        /* function name, non-empty */
+    const char *unique;          /* unique key or NULL */
+    const void *data;            /* workload */
+    size_t size;                 /* workload bytes */
+    enum gman_priority priority; /* libgman's numbering */
+    bool background;             /* done at JOB_CREATED */
+    bool skip;                   /* not run at all (e.g. a NULL element); outcome untouched */
     /* outcome */
     int rc;                       /* 0 = completed, else an enum gman_status */
     struct gman_err err;          /* detail when rc != 0 */

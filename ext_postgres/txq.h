@@ -14,10 +14,16 @@ enum txq_priority {
     TXQ_PRIORITY_LOW = 2,
 };
 
-/* txq_submit: insert the job into the queue table with the caller's privileges. function is
- * non-empty; unique may be NULL or "" (a random UUID is used then); data/size is the workload.
- * Returns the job's unique key (palloc'd in the current memory context), by which
- * gman_status_unique finds the job once a server has claimed it. ereports on failure. */
+/* txq_init: install the executor/utility hooks and transaction callbacks that decide when
+ * buffered rows are written (see txq.c). Called once, from _PG_init. */
+void txq_init(void);
+
+/* txq_submit: insert the job into the queue table with the caller's privileges, in the current
+ * transaction (buffered: written when the statement ends, a query touches the table, or at the
+ * latest before COMMIT). function is non-empty; unique may be NULL or "" (a random UUID is used
+ * then); data/size is the workload. Returns the job's unique key (palloc'd in the current memory
+ * context), by which gman_status_unique finds the job once a server has claimed it. ereports on
+ * failure (missing table, no INSERT privilege). */
 char *txq_submit(const char *function, const char *unique, const void *data, size_t size,
                  enum txq_priority priority);
 
