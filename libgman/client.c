@@ -252,8 +252,8 @@ gman_client_do(struct gman_client *c, const char *function, const char *unique, 
 
 int
 gman_client_do_background(struct gman_client *c, const char *function, const char *unique,
-                          const void *data, size_t size, enum gman_priority priority,
-                          int64_t epoch, char *handle, size_t handle_size, struct gman_err *err)
+                          const void *data, size_t size, enum gman_priority priority, int64_t epoch,
+                          char *handle, size_t handle_size, struct gman_err *err)
 {
     struct gman_job_spec spec = {function, unique, data, size, priority, 1, epoch};
     struct gman_task *t = NULL;

@@ -24,21 +24,21 @@ enum gman_priority {
 
 /* What to submit. Strings and data are copied by gman_client_add_task. */
 struct gman_job_spec {
-    const char *function;         /* function name, non-empty */
-    const char *unique;           /* unique key; NULL or "" = none (a background job then gets a
+    const char *function;        /* function name, non-empty */
+    const char *unique;          /* unique key; NULL or "" = none (a background job then gets a
                                      random UUID, as libgearman does) */
-    const void *data;             /* workload, binary-safe; may be NULL when size is 0 */
-    size_t size;                  /* workload bytes */
-    enum gman_priority priority;  /* ignored for epoch jobs (always normal) */
-    int background;               /* 1: done at JOB_CREATED, result never collected */
-    int64_t epoch;                /* > 0: run at this UNIX time (SUBMIT_JOB_EPOCH, background) */
+    const void *data;            /* workload, binary-safe; may be NULL when size is 0 */
+    size_t size;                 /* workload bytes */
+    enum gman_priority priority; /* ignored for epoch jobs (always normal) */
+    int background;              /* 1: done at JOB_CREATED, result never collected */
+    int64_t epoch;               /* > 0: run at this UNIX time (SUBMIT_JOB_EPOCH, background) */
 };
 
 /* Status of a job as the server reports it (GET_STATUS / GET_STATUS_UNIQUE). */
 struct gman_job_status {
-    int known;             /* 1 if the server knows the job */
-    int running;           /* 1 if a worker holds it */
-    uint32_t numerator;    /* last WORK_STATUS values, 0 before any */
+    int known;          /* 1 if the server knows the job */
+    int running;        /* 1 if a worker holds it */
+    uint32_t numerator; /* last WORK_STATUS values, 0 before any */
     uint32_t denominator;
     uint32_t client_count; /* waiting clients (by-unique lookups only) */
 };
@@ -120,8 +120,8 @@ int gman_client_status(struct gman_client *c, const char *handle, struct gman_jo
                        struct gman_err *err) GMAN_MUSTCHECK;
 
 /* gman_client_status_unique: the same by unique key (GET_STATUS_UNIQUE). */
-int gman_client_status_unique(struct gman_client *c, const char *unique,
-                              struct gman_job_status *st, struct gman_err *err) GMAN_MUSTCHECK;
+int gman_client_status_unique(struct gman_client *c, const char *unique, struct gman_job_status *st,
+                              struct gman_err *err) GMAN_MUSTCHECK;
 
 /* gman_client_echo: send data to the first reachable server and check it comes back unchanged. */
 int gman_client_echo(struct gman_client *c, const void *data, size_t size,
@@ -131,12 +131,12 @@ int gman_client_echo(struct gman_client *c, const void *data, size_t size,
 void gman_task_free(struct gman_task *t);
 
 /* Accessors. Strings are NUL-terminated and owned by the task. */
-int gman_task_is_done(const struct gman_task *t);         /* 1 once finished */
-int gman_task_rc(const struct gman_task *t);              /* final status (0 = completed) */
+int gman_task_is_done(const struct gman_task *t); /* 1 once finished */
+int gman_task_rc(const struct gman_task *t);      /* final status (0 = completed) */
 const struct gman_err *gman_task_error(const struct gman_task *t); /* detail when rc != 0 */
-const char *gman_task_handle(const struct gman_task *t);  /* "" until JOB_CREATED */
+const char *gman_task_handle(const struct gman_task *t);           /* "" until JOB_CREATED */
 const char *gman_task_function(const struct gman_task *t);
-const char *gman_task_unique(const struct gman_task *t);  /* as sent ("" = none) */
+const char *gman_task_unique(const struct gman_task *t);               /* as sent ("" = none) */
 const void *gman_task_result(const struct gman_task *t, size_t *size); /* complete/exception data */
 void gman_task_progress(const struct gman_task *t, uint32_t *numerator, uint32_t *denominator);
 void *gman_task_context(const struct gman_task *t);

@@ -283,7 +283,7 @@ on_error(struct gman_client *c, size_t i, const struct gman_packet *p)
         return 0; /* unsolicited, abandoned, or "exceptions" not supported: nothing waits */
     }
     int code = p->arg_len[0] == 11 && memcmp(p->arg[0], "QUEUE_ERROR", 11) == 0 ? GMAN_ERR_QUEUE
-                                                                              : GMAN_ERR_SERVER;
+                                                                                : GMAN_ERR_SERVER;
     struct gman_err e;
     gman_err_set(&e, code, "server error %.*s: %.*s", (int)p->arg_len[0], (const char *)p->arg[0],
                  (int)p->arg_len[1], (const char *)p->arg[1]);

@@ -38,9 +38,9 @@ struct gman_client_slot {
 
 /* One synchronous exchange (echo or status) waiting for its reply. */
 struct gman_client_sync {
-    int done;                   /* 1 once answered or failed */
-    int rc;                     /* its status */
-    const void *echo;           /* ECHO: bytes expected back */
+    int done;         /* 1 once answered or failed */
+    int rc;           /* its status */
+    const void *echo; /* ECHO: bytes expected back */
     size_t echo_size;
     struct gman_job_status *st; /* STATUS*: where the answer goes */
     struct gman_err err;
@@ -50,18 +50,18 @@ struct gman_client {
     struct gman_client_slot *slots; /* one per server, in list order */
     struct gman_conn **pollv;       /* scratch for gman_conn_poll, nslots entries */
     size_t nslots;
-    int timeout_ms;                 /* per call, -1 = none */
-    int connect_timeout_ms;         /* per connect, -1 = none */
-    int64_t deadline;               /* of the call in progress (ms, monotonic; -1 = none) */
-    gman_task_event_fn fn;          /* event function or NULL */
+    int timeout_ms;         /* per call, -1 = none */
+    int connect_timeout_ms; /* per connect, -1 = none */
+    int64_t deadline;       /* of the call in progress (ms, monotonic; -1 = none) */
+    gman_task_event_fn fn;  /* event function or NULL */
     void *fn_ctx;
-    struct gman_task *head;         /* every task, oldest first */
+    struct gman_task *head; /* every task, oldest first */
     struct gman_task *tail;
-    struct gman_task *new_head;     /* tasks to send, FIFO through qnext */
+    struct gman_task *new_head; /* tasks to send, FIFO through qnext */
     struct gman_task *new_tail;
-    size_t unfinished;              /* tasks not DONE */
-    struct gman_task_index index;   /* RUNNING tasks by (slot, handle) */
-    unsigned rr;                    /* round robin for tasks without unique key */
+    size_t unfinished;            /* tasks not DONE */
+    struct gman_task_index index; /* RUNNING tasks by (slot, handle) */
+    unsigned rr;                  /* round robin for tasks without unique key */
 };
 
 /* Predicate that ends gman_client_loop_run. */

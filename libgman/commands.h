@@ -7,11 +7,12 @@
 #include <stdint.h>
 
 /* Who may send a packet type to the server. */
-#define GMAN_DIR_NONE 0   /* never valid on the wire from a peer */
-#define GMAN_DIR_REQ 1    /* client/worker -> server */
-#define GMAN_DIR_RES 2    /* server -> client/worker only */
-#define GMAN_DIR_BOTH 3   /* worker -> server and server -> client (WORK_*) */
+#define GMAN_DIR_NONE 0 /* never valid on the wire from a peer */
+#define GMAN_DIR_REQ 1  /* client/worker -> server */
+#define GMAN_DIR_RES 2  /* server -> client/worker only */
+#define GMAN_DIR_BOTH 3 /* worker -> server and server -> client (WORK_*) */
 
+// clang-format off
 /*      X(number, NAME,                         args, data, direction) */
 #define GMAN_COMMAND_LIST(X)                                            \
     X(0, TEXT, 0, 0, GMAN_DIR_NONE)                                     \
@@ -57,22 +58,23 @@
     X(40, JOB_ASSIGN_ALL, 5, 1, GMAN_DIR_RES)                           \
     X(41, GET_STATUS_UNIQUE, 1, 0, GMAN_DIR_REQ)                        \
     X(42, STATUS_RES_UNIQUE, 6, 0, GMAN_DIR_RES)
+// clang-format on
 
 enum gman_command {
 #define GMAN_X_ENUM(num, name, args, data, dir) GMAN_CMD_##name = num,
     GMAN_COMMAND_LIST(GMAN_X_ENUM)
 #undef GMAN_X_ENUM
-    GMAN_CMD_MAX /* one past the last valid type */
+        GMAN_CMD_MAX /* one past the last valid type */
 };
 
 #define GMAN_MAX_ARGS 8 /* the most arguments any type has (SUBMIT_JOB_SCHED) */
 
 /* Static description of one packet type. */
 struct gman_command_info {
-    const char *name;  /* "SUBMIT_JOB" */
-    uint8_t args;      /* argument count */
-    uint8_t data;      /* 1 if the last argument is opaque */
-    uint8_t dir;       /* GMAN_DIR_* */
+    const char *name; /* "SUBMIT_JOB" */
+    uint8_t args;     /* argument count */
+    uint8_t data;     /* 1 if the last argument is opaque */
+    uint8_t dir;      /* GMAN_DIR_* */
 };
 
 /* gman_commands_info: description of type, or NULL if type >= GMAN_CMD_MAX. */

@@ -116,8 +116,8 @@ gman_conn_parse_servers(const char *list, uint16_t default_port, struct gman_ser
         size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
         const char *e = trim(p, &len);
         if (len > 0) {
-            int rc = parse_entry(e, len, default_port ? default_port : GMAN_DEFAULT_PORT,
-                                 &v[count], err);
+            int rc = parse_entry(e, len, default_port ? default_port : GMAN_DEFAULT_PORT, &v[count],
+                                 err);
             if (rc != 0) {
                 free(v);
                 return rc;
@@ -525,8 +525,7 @@ wait_input(struct gman_conn *c, int64_t deadline, struct gman_err *err)
 }
 
 int
-gman_conn_recv(struct gman_conn *c, struct gman_packet *pkt, int64_t deadline,
-               struct gman_err *err)
+gman_conn_recv(struct gman_conn *c, struct gman_packet *pkt, int64_t deadline, struct gman_err *err)
 {
     for (;;) {
         int rc = gman_conn_next(c, pkt, err);

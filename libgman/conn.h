@@ -14,9 +14,9 @@
 #include "packet.h"
 
 #define GMAN_DEFAULT_PORT 4730
-#define GMAN_HOST_MAX 256                  /* bytes, with the NUL */
-#define GMAN_CONN_MAX_PACKET (1u << 30)    /* bytes: largest payload accepted from a server */
-#define GMAN_CONN_RETRY_MS 1000            /* ms a server is skipped after a failed connect */
+#define GMAN_HOST_MAX 256               /* bytes, with the NUL */
+#define GMAN_CONN_MAX_PACKET (1u << 30) /* bytes: largest payload accepted from a server */
+#define GMAN_CONN_RETRY_MS 1000         /* ms a server is skipped after a failed connect */
 
 /* One entry of a server list. */
 struct gman_server {

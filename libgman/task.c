@@ -298,8 +298,8 @@ gman_task_index_find(const struct gman_task_index *ix, int slot, const void *han
     if (ix->cap == 0) {
         return NULL;
     }
-    struct gman_task *t = after != NULL ? after->hnext
-                                        : ix->v[hash(slot, handle, len) & (ix->cap - 1)];
+    struct gman_task *t =
+        after != NULL ? after->hnext : ix->v[hash(slot, handle, len) & (ix->cap - 1)];
     for (; t != NULL; t = t->hnext) {
         if (t->slot == slot && strlen(t->handle) == len && memcmp(t->handle, handle, len) == 0) {
             return t;

@@ -25,22 +25,22 @@ struct gman_task {
     struct gman_task *qnext;       /* client's FIFO of NEW tasks */
     struct gman_task *hnext;       /* index chain while RUNNING */
     enum gman_task_state state;
-    uint32_t type;                 /* SUBMIT_* packet type */
-    int slot;                      /* server index while SENT/RUNNING, else -1 */
-    unsigned start;                /* first server to try */
-    unsigned tries;                /* servers lost so far */
-    char *function;                /* owned, NUL-terminated */
-    char *unique;                  /* owned, NUL-terminated, "" = none */
-    uint8_t *data;                 /* owned workload */
-    size_t size;                   /* workload bytes */
-    char epoch[24];                /* decimal run time for SUBMIT_JOB_EPOCH */
-    char handle[GMAN_HANDLE_MAX];  /* "" until JOB_CREATED */
-    int rc;                        /* final status once DONE */
-    struct gman_buf result;        /* WORK_COMPLETE or WORK_EXCEPTION payload */
-    uint32_t numerator;            /* last WORK_STATUS */
+    uint32_t type;                /* SUBMIT_* packet type */
+    int slot;                     /* server index while SENT/RUNNING, else -1 */
+    unsigned start;               /* first server to try */
+    unsigned tries;               /* servers lost so far */
+    char *function;               /* owned, NUL-terminated */
+    char *unique;                 /* owned, NUL-terminated, "" = none */
+    uint8_t *data;                /* owned workload */
+    size_t size;                  /* workload bytes */
+    char epoch[24];               /* decimal run time for SUBMIT_JOB_EPOCH */
+    char handle[GMAN_HANDLE_MAX]; /* "" until JOB_CREATED */
+    int rc;                       /* final status once DONE */
+    struct gman_buf result;       /* WORK_COMPLETE or WORK_EXCEPTION payload */
+    uint32_t numerator;           /* last WORK_STATUS */
     uint32_t denominator;
-    void *ctx;                     /* caller's */
-    struct gman_err err;           /* detail when rc != 0 */
+    void *ctx;           /* caller's */
+    struct gman_err err; /* detail when rc != 0 */
 };
 
 /* Hash index of RUNNING tasks. Several tasks may share a handle (coalesced submissions). */

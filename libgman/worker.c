@@ -40,15 +40,15 @@ struct wslot {
 };
 
 struct gman_job {
-    struct wslot *slot;     /* connection the job came on */
-    int timeout_ms;         /* for each report */
-    struct gman_buf strs;   /* handle\0function\0unique\0workload\0 */
-    size_t func_off;        /* offsets into strs */
+    struct wslot *slot;   /* connection the job came on */
+    int timeout_ms;       /* for each report */
+    struct gman_buf strs; /* handle\0function\0unique\0workload\0 */
+    size_t func_off;      /* offsets into strs */
     size_t uniq_off;
     size_t data_off;
-    size_t size;            /* workload bytes */
-    int final;              /* 1 once a final packet was queued */
-    int rc;                 /* first report failure, 0 if none */
+    size_t size; /* workload bytes */
+    int final;   /* 1 once a final packet was queued */
+    int rc;      /* first report failure, 0 if none */
     struct gman_err err;
 };
 
@@ -58,13 +58,13 @@ struct gman_worker {
     size_t nslots;
     struct wfunc *funcs;
     size_t nfuncs;
-    int timeout_ms;           /* per work call and per report, -1 = none */
+    int timeout_ms; /* per work call and per report, -1 = none */
     int connect_timeout_ms;
-    char *id;                 /* SET_CLIENT_ID or NULL */
-    atomic_int stop;          /* set by gman_worker_stop */
-    int wake[2];              /* self-pipe that interrupts the wait */
-    size_t rr;                /* next connection to grab on */
-    struct gman_job job;      /* the job being worked */
+    char *id;            /* SET_CLIENT_ID or NULL */
+    atomic_int stop;     /* set by gman_worker_stop */
+    int wake[2];         /* self-pipe that interrupts the wait */
+    size_t rr;           /* next connection to grab on */
+    struct gman_job job; /* the job being worked */
 };
 
 /* ---- lifetime and configuration ---- */
@@ -187,8 +187,8 @@ announce(struct gman_worker *w, const struct wfunc *f, int remove)
             continue;
         }
         struct gman_slice a = {f->name, strlen(f->name)};
-        int rc = remove ? gman_conn_queue(&s->conn, GMAN_CMD_CANT_DO, &a, 1)
-                        : queue_can_do(&s->conn, f);
+        int rc =
+            remove ? gman_conn_queue(&s->conn, GMAN_CMD_CANT_DO, &a, 1) : queue_can_do(&s->conn, f);
         if (rc != 0) {
             return rc;
         }
@@ -284,8 +284,8 @@ slot_down(struct wslot *s)
     s->conn.failed = 0;
     s->state = WS_DOWN;
     s->retry_at = gman_conn_now() + s->backoff_ms;
-    s->backoff_ms = s->backoff_ms * 2 > WORKER_BACKOFF_MAX_MS ? WORKER_BACKOFF_MAX_MS
-                                                              : s->backoff_ms * 2;
+    s->backoff_ms =
+        s->backoff_ms * 2 > WORKER_BACKOFF_MAX_MS ? WORKER_BACKOFF_MAX_MS : s->backoff_ms * 2;
 }
 
 /* slot_connect: connect s and register every function. */
@@ -535,8 +535,8 @@ slot_read(struct gman_worker *w, struct wslot *s, int *rc, struct gman_err *err)
         if (p.type == GMAN_CMD_NOOP && s->state == WS_SLEEP) {
             s->state = WS_IDLE;
         } else if (p.type == GMAN_CMD_NO_JOB && s->state == WS_GRAB) {
-            s->state = gman_conn_queue(&s->conn, GMAN_CMD_PRE_SLEEP, NULL, 0) == 0 ? WS_SLEEP
-                                                                                   : WS_IDLE;
+            s->state =
+                gman_conn_queue(&s->conn, GMAN_CMD_PRE_SLEEP, NULL, 0) == 0 ? WS_SLEEP : WS_IDLE;
         } else if (p.type == GMAN_CMD_JOB_ASSIGN || p.type == GMAN_CMD_JOB_ASSIGN_UNIQ ||
                    p.type == GMAN_CMD_JOB_ASSIGN_ALL) {
             s->state = WS_IDLE;

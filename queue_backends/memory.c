@@ -8,8 +8,8 @@
 #include "qb.h"
 
 struct mem_row {
-    struct qb_row row;  /* pointers into bytes */
-    uint8_t *bytes;     /* func, unique, data */
+    struct qb_row row; /* pointers into bytes */
+    uint8_t *bytes;    /* func, unique, data */
 };
 
 struct qb {

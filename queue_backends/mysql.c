@@ -21,19 +21,19 @@
 #define MYQ_TABLE_DEFAULT "gearman_queue" /* gearmand's --mysql-table default */
 #define MYQ_CHUNK_LOG 9                   /* statements for 1, 2, 4 .. 512 rows or ids */
 #define MYQ_CHUNK_MAX (1u << MYQ_CHUNK_LOG)
-#define MYQ_PARAMS 6                      /* bound parameters per inserted row */
-#define MYQ_PAGE_ROWS 10000               /* replay keyset page (rows) */
-#define MYQ_ROW_OVERHEAD 128              /* protocol bytes per row beyond its fields */
-#define MYQ_PACKET_SLACK 8192             /* bytes of a packet kept for the statement itself */
-#define MYQ_NAME_MAX 64                   /* identifier length limit (bytes here) */
-#define MYQ_FUNC_MAX 255                  /* function_name is VARBINARY(255) */
-#define MYQ_OWNER_MAX 255                 /* claimed_by is VARBINARY(255) */
-#define MYQ_CONNECT_TIMEOUT 5             /* s */
-#define MYQ_IO_TIMEOUT 60                 /* s, one socket read or write */
-#define MYQ_NEW_SUFFIX "_gman_new"        /* takeover copy, renamed into place when complete */
-#define MYQ_KEPT_SUFFIX "_gearmand"       /* the taken-over gearmand table is kept under this */
-#define MYQ_CHECK_VIOLATED 3819           /* MySQL 8 ER_CHECK_CONSTRAINT_VIOLATED */
-#define MYQ_ROW_FAILED 1                  /* internal: a statement failed because of its rows */
+#define MYQ_PARAMS 6                /* bound parameters per inserted row */
+#define MYQ_PAGE_ROWS 10000         /* replay keyset page (rows) */
+#define MYQ_ROW_OVERHEAD 128        /* protocol bytes per row beyond its fields */
+#define MYQ_PACKET_SLACK 8192       /* bytes of a packet kept for the statement itself */
+#define MYQ_NAME_MAX 64             /* identifier length limit (bytes here) */
+#define MYQ_FUNC_MAX 255            /* function_name is VARBINARY(255) */
+#define MYQ_OWNER_MAX 255           /* claimed_by is VARBINARY(255) */
+#define MYQ_CONNECT_TIMEOUT 5       /* s */
+#define MYQ_IO_TIMEOUT 60           /* s, one socket read or write */
+#define MYQ_NEW_SUFFIX "_gman_new"  /* takeover copy, renamed into place when complete */
+#define MYQ_KEPT_SUFFIX "_gearmand" /* the taken-over gearmand table is kept under this */
+#define MYQ_CHECK_VIOLATED 3819     /* MySQL 8 ER_CHECK_CONSTRAINT_VIOLATED */
+#define MYQ_ROW_FAILED 1            /* internal: a statement failed because of its rows */
 #define MYQ_STR_(x) #x
 #define MYQ_STR(x) MYQ_STR_(x)
 
@@ -72,13 +72,13 @@ static const struct myq_form myq_forms[MYQ_KINDS] = {
 /* Result buffers shared by replay and claim (columns as in MYQ_COLS). */
 struct myq_reader {
     MYSQL_BIND b[6];
-    unsigned long len[6];   /* bytes of each column in the current row */
+    unsigned long len[6]; /* bytes of each column in the current row */
     my_bool null[6];
     unsigned long long id;
     int prio;
-    long long when;         /* epoch s */
-    char *buf[3];           /* function_name, unique_key, data; grown to the largest seen */
-    unsigned long cap[3];   /* bytes */
+    long long when;       /* epoch s */
+    char *buf[3];         /* function_name, unique_key, data; grown to the largest seen */
+    unsigned long cap[3]; /* bytes */
 };
 
 static const unsigned myq_str_col[3] = {1, 2, 4};
@@ -89,19 +89,19 @@ struct myq_ids {
 };
 
 struct qb {
-    MYSQL *m;                   /* NULL while disconnected: the next call reconnects */
+    MYSQL *m; /* NULL while disconnected: the next call reconnects */
     char *host, *user, *password, *db, *owner; /* copies of the options */
     int port;
-    size_t owner_len;           /* bytes */
-    char *schema;               /* database part of the table name; NULL = the connection's */
-    char *table;                /* table part, unquoted */
-    char *qname;                /* `schema`.`table`, quoted for SQL text */
-    unsigned long packet;       /* the server's max_allowed_packet (bytes) */
-    unsigned long packet_max;   /* bytes one statement's rows may take */
-    int per_row;                /* innodb_autoinc_lock_mode 2: ids only from one-row INSERTs */
-    int64_t id_step;            /* auto_increment_increment */
+    size_t owner_len;         /* bytes */
+    char *schema;             /* database part of the table name; NULL = the connection's */
+    char *table;              /* table part, unquoted */
+    char *qname;              /* `schema`.`table`, quoted for SQL text */
+    unsigned long packet;     /* the server's max_allowed_packet (bytes) */
+    unsigned long packet_max; /* bytes one statement's rows may take */
+    int per_row;              /* innodb_autoinc_lock_mode 2: ids only from one-row INSERTs */
+    int64_t id_step;          /* auto_increment_increment */
     MYSQL_STMT *st[MYQ_KINDS][MYQ_CHUNK_LOG + 1]; /* prepared on first use, per 2^n rows */
-    MYSQL_BIND *pb;             /* MYQ_PARAMS * MYQ_CHUNK_MAX parameter slots */
+    MYSQL_BIND *pb;                               /* MYQ_PARAMS * MYQ_CHUNK_MAX parameter slots */
     struct myq_reader rd;
     struct myq_ids doubt_add;   /* ids of an add whose COMMIT was cut off: deleted on reconnect */
     struct myq_ids doubt_claim; /* ids of a claim whose COMMIT was cut off: released likewise */
@@ -294,10 +294,8 @@ myq_lost(unsigned int e)
     case ER_NET_READ_ERROR:
     case ER_NET_READ_INTERRUPTED:
     case ER_NET_ERROR_ON_WRITE:
-    case ER_NET_WRITE_INTERRUPTED:
-        return 1;
-    default:
-        return 0;
+    case ER_NET_WRITE_INTERRUPTED: return 1;
+    default: return 0;
     }
 }
 
@@ -314,10 +312,8 @@ myq_row_error(unsigned int e)
     case ER_BAD_NULL_ERROR:
     case ER_DUP_ENTRY:
     case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
-    case ER_WARN_DATA_OUT_OF_RANGE:
-        return 1;
-    default:
-        return 0;
+    case ER_WARN_DATA_OUT_OF_RANGE: return 1;
+    default: return 0;
     }
 }
 
@@ -473,8 +469,10 @@ myq_session(struct qb *q, struct gman_err *err)
                       "set isolation level", err);
     }
     if (rc == 0 && !(v[4] ? ver >= 100600 : ver >= 80001)) {
-        rc = gman_err_set(err, GMAN_ERR_QUEUE, "mysql: server %s is too old: claiming rows needs "
-                          "SKIP LOCKED (MariaDB 10.6+, MySQL 8.0+)", mysql_get_server_info(q->m));
+        rc = gman_err_set(err, GMAN_ERR_QUEUE,
+                          "mysql: server %s is too old: claiming rows needs "
+                          "SKIP LOCKED (MariaDB 10.6+, MySQL 8.0+)",
+                          mysql_get_server_info(q->m));
     }
     if (rc == 0) {
         rc = myq_commit(q, "end session setup", err);
@@ -629,8 +627,8 @@ myq_resolve(struct qb *q, struct gman_err *err)
 
 /* ---- the table: create, recognise, take over gearmand's ---- */
 
-static const char *const myq_colnames[] = {"id",       "function_name", "unique_key", "priority",
-                                           "data",     "when_to_run",   "claimed_by"};
+static const char *const myq_colnames[] = {"id",   "function_name", "unique_key", "priority",
+                                           "data", "when_to_run",   "claimed_by"};
 #define MYQ_HAS_ID 1u
 #define MYQ_HAS_CLAIMED 64u
 #define MYQ_GEARMAND_COLS 62u /* function_name, unique_key, priority, data, when_to_run */
@@ -728,19 +726,23 @@ myq_takeover(struct qb *q, struct gman_err *err)
 {
     long long bad = 0, lost = 0;
     if (strlen(q->table) + sizeof MYQ_NEW_SUFFIX - 1 > MYQ_NAME_MAX) {
-        return gman_err_set(err, GMAN_ERR_INVALID, "mysql: table %s: name too long to take the "
-                            "gearmand table over (needs room for \"%s\")", q->qname,
-                            MYQ_NEW_SUFFIX);
+        return gman_err_set(err, GMAN_ERR_INVALID,
+                            "mysql: table %s: name too long to take the "
+                            "gearmand table over (needs room for \"%s\")",
+                            q->qname, MYQ_NEW_SUFFIX);
     }
-    int rc = myq_run(q, "SELECT COUNT(*) FROM %O WHERE function_name IS NULL OR "
-                     "LENGTH(function_name) > " MYQ_STR(MYQ_FUNC_MAX) " OR LENGTH(unique_key) > "
-                     MYQ_STR(QB_UNIQUE_MAX) " OR priority IS NULL OR priority NOT IN (0, 1, 2)",
-                     &bad, "check the gearmand table's rows", err);
+    int rc = myq_run(
+        q,
+        "SELECT COUNT(*) FROM %O WHERE function_name IS NULL OR "
+        "LENGTH(function_name) > " MYQ_STR(MYQ_FUNC_MAX) " OR LENGTH(unique_key) > " MYQ_STR(
+            QB_UNIQUE_MAX) " OR priority IS NULL OR priority NOT IN (0, 1, 2)",
+        &bad, "check the gearmand table's rows", err);
     if (rc == 0 && bad > 0) {
-        rc = gman_err_set(err, GMAN_ERR_QUEUE, "mysql: gearmand table %s: %lld rows have a NULL or "
+        rc = gman_err_set(err, GMAN_ERR_QUEUE,
+                          "mysql: gearmand table %s: %lld rows have a NULL or "
                           "too long function_name, a unique_key over %d bytes or a priority "
-                          "outside 0-2; nothing was changed: fix or delete them", q->qname, bad,
-                          QB_UNIQUE_MAX);
+                          "outside 0-2; nothing was changed: fix or delete them",
+                          q->qname, bad, QB_UNIQUE_MAX);
     }
     if (rc == 0) {
         rc = myq_run(q, "DROP TABLE IF EXISTS %N", NULL, "drop an unfinished takeover", err);
@@ -749,10 +751,12 @@ myq_takeover(struct qb *q, struct gman_err *err)
         rc = myq_create(q, MYQ_NEW_SUFFIX, "create the takeover table", err);
     }
     if (rc == 0) {
-        rc = myq_run(q, "INSERT INTO %N (function_name, unique_key, priority, data, when_to_run, "
+        rc = myq_run(q,
+                     "INSERT INTO %N (function_name, unique_key, priority, data, when_to_run, "
                      "claimed_by) SELECT CAST(function_name AS BINARY), CAST(COALESCE(unique_key, "
                      "'') AS BINARY), priority, COALESCE(data, ''), COALESCE(when_to_run, 0), NULL "
-                     "FROM %O", NULL, "copy the gearmand rows", err);
+                     "FROM %O",
+                     NULL, "copy the gearmand rows", err);
     }
     if (rc == 0) {
         rc = myq_commit(q, "commit the copied gearmand rows", err);
@@ -762,8 +766,10 @@ myq_takeover(struct qb *q, struct gman_err *err)
                      "count the copied rows", err);
     }
     if (rc == 0 && lost != 0) {
-        rc = gman_err_set(err, GMAN_ERR_QUEUE, "mysql: gearmand table %s changed during the "
-                          "takeover (is gearmand still running?); nothing was changed", q->qname);
+        rc = gman_err_set(err, GMAN_ERR_QUEUE,
+                          "mysql: gearmand table %s changed during the "
+                          "takeover (is gearmand still running?); nothing was changed",
+                          q->qname);
     }
     if (rc == 0) {
         rc = myq_run(q, "RENAME TABLE %O TO %K, %N TO %O", NULL,
@@ -783,7 +789,8 @@ myq_schema(struct qb *q, struct gman_err *err)
     int rc = myq_ints(q, "SELECT GET_LOCK('gman_queue_schema', 60)", &locked, 1,
                       "lock for table setup", err);
     if (rc == 0 && locked != 1) {
-        rc = gman_err_set(err, GMAN_ERR_QUEUE, "mysql: another server held the table setup lock "
+        rc = gman_err_set(err, GMAN_ERR_QUEUE,
+                          "mysql: another server held the table setup lock "
                           "for 60 s");
     }
     if (rc == 0) {
@@ -795,8 +802,10 @@ myq_schema(struct qb *q, struct gman_err *err)
                (mask & (MYQ_HAS_ID | MYQ_HAS_CLAIMED)) == 0) {
         rc = myq_takeover(q, err);
     } else if (rc == 0 && (mask & MYQ_OUR_COLS) != MYQ_OUR_COLS) {
-        rc = gman_err_set(err, GMAN_ERR_QUEUE, "mysql: table %s has neither this server's columns "
-                          "(sql/mysql/queue.sql) nor gearmand's; not touching it", q->qname);
+        rc = gman_err_set(err, GMAN_ERR_QUEUE,
+                          "mysql: table %s has neither this server's columns "
+                          "(sql/mysql/queue.sql) nor gearmand's; not touching it",
+                          q->qname);
     }
     if (q->m != NULL) {
         mysql_query(q->m, "DO RELEASE_LOCK('gman_queue_schema')");
@@ -822,15 +831,19 @@ myq_refuse(const struct qb *q, const struct qb_row *r, struct gman_err *err)
                             r->unique_len, QB_UNIQUE_MAX);
     }
     if (r->func_len > MYQ_FUNC_MAX) {
-        return gman_err_set(err, GMAN_ERR_INVALID, "mysql: a %zu-byte function name is over %d "
-                            "bytes", r->func_len, MYQ_FUNC_MAX);
+        return gman_err_set(err, GMAN_ERR_INVALID,
+                            "mysql: a %zu-byte function name is over %d "
+                            "bytes",
+                            r->func_len, MYQ_FUNC_MAX);
     }
     if (r->priority < 0 || r->priority > 2) {
         return gman_err_set(err, GMAN_ERR_INVALID, "mysql: priority %d is not 0-2", r->priority);
     }
     if (myq_row_bytes(q, r) > q->packet_max) {
-        return gman_err_set(err, GMAN_ERR_TOO_LARGE, "mysql: a %zu-byte payload does not fit the "
-                            "server's max_allowed_packet (%lu bytes)", r->data_len, q->packet);
+        return gman_err_set(err, GMAN_ERR_TOO_LARGE,
+                            "mysql: a %zu-byte payload does not fit the "
+                            "server's max_allowed_packet (%lu bytes)",
+                            r->data_len, q->packet);
     }
     return 0;
 }
@@ -1153,8 +1166,7 @@ myq_replay(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
 /* myq_pick: lock up to max unclaimed rows (SKIP LOCKED), store them client-side in st, list
  * their ids. The transaction stays open. */
 static int
-myq_pick(struct qb *q, size_t max, MYSQL_STMT **out, int64_t **ids, size_t *n,
-         struct gman_err *err)
+myq_pick(struct qb *q, size_t max, MYSQL_STMT **out, int64_t **ids, size_t *n, struct gman_err *err)
 {
     MYSQL_STMT *st;
     MYSQL_BIND p;
@@ -1302,8 +1314,10 @@ myq_name(struct qb *q, const char *name, struct gman_err *err)
     }
     size_t tl = strlen(q->table), sl = q->schema != NULL ? strlen(q->schema) : 1;
     if (tl == 0 || tl > MYQ_NAME_MAX || sl == 0 || sl > MYQ_NAME_MAX) {
-        return gman_err_set(err, GMAN_ERR_INVALID, "mysql: table name \"%s\": database and "
-                            "table must each be 1-%d bytes", full, MYQ_NAME_MAX);
+        return gman_err_set(err, GMAN_ERR_INVALID,
+                            "mysql: table name \"%s\": database and "
+                            "table must each be 1-%d bytes",
+                            full, MYQ_NAME_MAX);
     }
     struct myq_sb b = {0};
     myq_sb_name(q, &b, "");
@@ -1342,8 +1356,10 @@ myq_open(const struct qb_options *o, struct qb **out, struct gman_err *err)
 {
     *out = NULL;
     if (o == NULL || o->owner == NULL || strlen(o->owner) > MYQ_OWNER_MAX) {
-        return gman_err_set(err, GMAN_ERR_INVALID, "mysql: an owner name of at most %d bytes is "
-                            "required", MYQ_OWNER_MAX);
+        return gman_err_set(err, GMAN_ERR_INVALID,
+                            "mysql: an owner name of at most %d bytes is "
+                            "required",
+                            MYQ_OWNER_MAX);
     }
     struct qb *q = calloc(1, sizeof *q);
     if (q == NULL) {

@@ -16,14 +16,14 @@
 
 #include "qb.h"
 
-#define PG_DEFAULT_TABLE "queue"          /* gearmand's --libpq-table default */
-#define PG_CHUNK_ROWS 1000                /* rows per INSERT statement */
-#define PG_CHUNK_BYTES (16u << 20)        /* payload bytes per INSERT statement, about */
-#define PG_BIG_ROW (1u << 20)             /* bytes: such a row is sent alone, not copied */
+#define PG_DEFAULT_TABLE "queue"             /* gearmand's --libpq-table default */
+#define PG_CHUNK_ROWS 1000                   /* rows per INSERT statement */
+#define PG_CHUNK_BYTES (16u << 20)           /* payload bytes per INSERT statement, about */
+#define PG_BIG_ROW (1u << 20)                /* bytes: such a row is sent alone, not copied */
 #define PG_ROW_MAX ((1u << 30) - (1u << 20)) /* bytes: a protocol message stays below 1 GiB */
-#define PG_FETCH_ROWS 1000                /* replay rows per FETCH */
-#define PG_MAX_IDS (16u << 20)            /* ids per remove call */
-#define PG_SETUP_LOCK "7452720085345854837" /* advisory lock key: "gmanqueu" */
+#define PG_FETCH_ROWS 1000                   /* replay rows per FETCH */
+#define PG_MAX_IDS (16u << 20)               /* ids per remove call */
+#define PG_SETUP_LOCK "7452720085345854837"  /* advisory lock key: "gmanqueu" */
 
 /* type oids (catalog/pg_type_d.h; fixed since PostgreSQL 7) */
 #define PG_INT8 20
@@ -35,7 +35,7 @@
 #define PG_TEXT_ARRAY 1009
 #define PG_BYTEA_ARRAY 1001
 
-enum { PG_CONN = 1, PG_ROW, PG_OTHER }; /* kinds of failure */
+enum { PG_CONN = 1, PG_ROW, PG_OTHER };        /* kinds of failure */
 enum { PG_MISSING = 1, PG_OURS, PG_GEARMAND }; /* what the configured table is */
 
 static const char pg_schema_sql[] =
@@ -50,19 +50,19 @@ struct pg_buf {
 struct qb {
     PGconn *conn;
     char *conninfo;
-    char *owner;          /* claimed_by of our rows */
-    char *schema, *rel;   /* raw names; schema NULL until resolved */
+    char *owner;           /* claimed_by of our rows */
+    char *schema, *rel;    /* raw names; schema NULL until resolved */
     char *qschema, *qname; /* quoted: "schema" and "schema"."rel" */
-    char *channel;        /* quoted LISTEN channel: "gman_queue_<oid>" */
-    int ready;            /* table checked and statements prepared on this connection */
-    int broken;           /* connection lost: reset before the next use */
+    char *channel;         /* quoted LISTEN channel: "gman_queue_<oid>" */
+    int ready;             /* table checked and statements prepared on this connection */
+    int broken;            /* connection lost: reset before the next use */
     int listening;
-    int rowfail;          /* the last failure concerned the rows, not the database */
-    int64_t *adoubt;      /* ids added by a COMMIT whose outcome is unknown: delete them */
+    int rowfail;     /* the last failure concerned the rows, not the database */
+    int64_t *adoubt; /* ids added by a COMMIT whose outcome is unknown: delete them */
     size_t nadoubt;
-    int64_t *cdoubt;      /* ids claimed by a COMMIT whose outcome is unknown: deliver them */
+    int64_t *cdoubt; /* ids claimed by a COMMIT whose outcome is unknown: deliver them */
     size_t ncdoubt;
-    int64_t *ids;         /* scratch */
+    int64_t *ids; /* scratch */
     size_t cap_ids;
     struct pg_buf arr[5]; /* scratch: binary array parameters */
 };
@@ -329,8 +329,10 @@ pg_parse_name(struct qb *q, const char *name, struct gman_err *err)
     if (a == NULL || *p != '\0' || (b == NULL && p > name && p[-1] == '.')) {
         free(a);
         free(b);
-        return gman_err_set(err, GMAN_ERR_INVALID, "postgres: bad table name '%s' (want table "
-                            "or schema.table, \"quoted\" parts keep case)", name);
+        return gman_err_set(err, GMAN_ERR_INVALID,
+                            "postgres: bad table name '%s' (want table "
+                            "or schema.table, \"quoted\" parts keep case)",
+                            name);
     }
     q->schema = b != NULL ? a : NULL;
     q->rel = b != NULL ? b : a;
@@ -370,11 +372,11 @@ pg_resolve(struct qb *q, struct gman_err *err)
     static const Oid types[2] = {PG_TEXT, PG_TEXT};
     char *qrel = pg_quote(q, q->rel);
     if (qrel == NULL) {
-        return gman_err_set(err, GMAN_ERR_INVALID, "postgres: cannot quote table name %s",
-                            q->rel);
+        return gman_err_set(err, GMAN_ERR_INVALID, "postgres: cannot quote table name %s", q->rel);
     }
     const char *v[2] = {qrel, q->schema};
-    PGresult *r = PQexecParams(q->conn,
+    PGresult *r = PQexecParams(
+        q->conn,
         "SELECT coalesce($2, (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n"
         " ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)), current_schema()::text),"
         " (SELECT count(*) FROM pg_namespace WHERE nspname = $2)",
@@ -383,8 +385,10 @@ pg_resolve(struct qb *q, struct gman_err *err)
     int create = 0;
     if (rc == 0) {
         if (PQgetisnull(r, 0, 0)) {
-            rc = gman_err_set(err, GMAN_ERR_INVALID, "postgres: no schema to create table %s in "
-                              "(search_path is empty)", qrel);
+            rc = gman_err_set(err, GMAN_ERR_INVALID,
+                              "postgres: no schema to create table %s in "
+                              "(search_path is empty)",
+                              qrel);
         } else {
             create = q->schema != NULL && strcmp(PQgetvalue(r, 0, 1), "0") == 0;
             free(q->schema);
@@ -487,14 +491,15 @@ pg_coltype(const PGresult *r, const char *name)
 static int
 pg_layout(const struct qb *q, const PGresult *r, struct gman_err *err)
 {
-    static const char *const ours[][2] = {
-        {"id", "bigint"}, {"function_name", "text"}, {"unique_key", "text"},
-        {"priority", "smallint"}, {"data", "bytea"}, {"when_to_run", "bigint"},
-        {"claimed_by", "text"}};
-    static const char *const gearmand[][2] = {
-        {"unique_key", "character|text"}, {"function_name", "character|text"},
-        {"priority", "integer|smallint|bigint"}, {"data", "bytea"},
-        {"when_to_run", "integer|bigint"}};
+    static const char *const ours[][2] = {{"id", "bigint"},       {"function_name", "text"},
+                                          {"unique_key", "text"}, {"priority", "smallint"},
+                                          {"data", "bytea"},      {"when_to_run", "bigint"},
+                                          {"claimed_by", "text"}};
+    static const char *const gearmand[][2] = {{"unique_key", "character|text"},
+                                              {"function_name", "character|text"},
+                                              {"priority", "integer|smallint|bigint"},
+                                              {"data", "bytea"},
+                                              {"when_to_run", "integer|bigint"}};
     int mine = pg_coltype(r, "id") != NULL || pg_coltype(r, "claimed_by") != NULL;
     size_t n = mine ? sizeof ours / sizeof ours[0] : sizeof gearmand / sizeof gearmand[0];
     for (size_t i = 0; i < n; i++) {
@@ -509,7 +514,8 @@ pg_layout(const struct qb *q, const PGresult *r, struct gman_err *err)
             w += wl + (w[wl] == '|');
         }
         if (!ok) {
-            return gman_err_set(err, GMAN_ERR_QUEUE, "postgres: table %s is not a queue table: "
+            return gman_err_set(err, GMAN_ERR_QUEUE,
+                                "postgres: table %s is not a queue table: "
                                 "column %s is %s, expected %s (see sql/postgres/queue.sql)",
                                 q->qname, name, t != NULL ? t : "missing", want);
         }
@@ -522,7 +528,8 @@ static int
 pg_classify(struct qb *q, struct gman_err *err)
 {
     const char *v[1] = {q->qname};
-    PGresult *r = PQexecParams(q->conn,
+    PGresult *r = PQexecParams(
+        q->conn,
         "SELECT c.relkind::text, a.attname::text, format_type(a.atttypid, a.atttypmod)"
         " FROM pg_class c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0"
         " AND NOT a.attisdropped WHERE c.oid = to_regclass($1)",
@@ -551,11 +558,14 @@ pg_takeover(struct qb *q, struct gman_err *err)
     char *raw = pg_sql("%s_gearmand", q->rel);
     char *aside = raw != NULL ? pg_quote(q, raw) : NULL;
     char *ren = aside != NULL ? pg_sql("ALTER TABLE %s RENAME TO %s", q->qname, aside) : NULL;
-    char *copy = aside != NULL ? pg_sql(
-        "INSERT INTO %s (function_name, unique_key, priority, data, when_to_run)"
-        " SELECT coalesce(function_name, ''), coalesce(unique_key, ''),"
-        " least(greatest(coalesce(priority, 1), 0), 2), coalesce(data, ''::bytea),"
-        " coalesce(when_to_run, 0) FROM %s.%s ORDER BY ctid", q->qname, q->qschema, aside) : NULL;
+    char *copy =
+        aside != NULL
+            ? pg_sql("INSERT INTO %s (function_name, unique_key, priority, data, when_to_run)"
+                     " SELECT coalesce(function_name, ''), coalesce(unique_key, ''),"
+                     " least(greatest(coalesce(priority, 1), 0), 2), coalesce(data, ''::bytea),"
+                     " coalesce(when_to_run, 0) FROM %s.%s ORDER BY ctid",
+                     q->qname, q->qschema, aside)
+            : NULL;
     int rc = 0;
     if (ren == NULL || copy == NULL) {
         rc = gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
@@ -636,8 +646,7 @@ pg_setup(struct qb *q, struct gman_err *err)
 
 /* pg_prepare: prepare sql (malloc'd, freed here; NULL = out of memory) as name. */
 static int
-pg_prepare(struct qb *q, const char *name, char *sql, int n, const Oid *types,
-           struct gman_err *err)
+pg_prepare(struct qb *q, const char *name, char *sql, int n, const Oid *types, struct gman_err *err)
 {
     if (sql == NULL) {
         return gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
@@ -654,24 +663,37 @@ pg_prepare(struct qb *q, const char *name, char *sql, int n, const Oid *types,
 static int
 pg_prepare_all(struct qb *q, struct gman_err *err)
 {
-    static const Oid add[6] = {PG_TEXT_ARRAY, PG_TEXT_ARRAY, PG_INT2_ARRAY,
+    static const Oid add[6] = {PG_TEXT_ARRAY,  PG_TEXT_ARRAY, PG_INT2_ARRAY,
                                PG_BYTEA_ARRAY, PG_INT8_ARRAY, PG_TEXT};
     static const Oid add1[6] = {PG_TEXT, PG_TEXT, PG_INT2, PG_BYTEA, PG_INT8, PG_TEXT};
     static const Oid del[1] = {PG_INT8_ARRAY};
     static const Oid claim[2] = {PG_TEXT, PG_INT8};
     const char *t = q->qname;
-    int rc = pg_prepare(q, "gman_add", pg_sql(
-        "INSERT INTO %s (function_name, unique_key, priority, data, when_to_run, claimed_by)"
-        " SELECT f, u, p, d, w, $6 FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY"
-        " AS x (f, u, p, d, w, o) ORDER BY o RETURNING id", t), 6, add, err);
-    rc = rc != 0 ? rc : pg_prepare(q, "gman_add1", pg_sql(
-        "INSERT INTO %s (function_name, unique_key, priority, data, when_to_run, claimed_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", t), 6, add1, err);
-    rc = rc != 0 ? rc : pg_prepare(q, "gman_del", pg_sql(
-        "DELETE FROM %s WHERE id = ANY($1)", t), 1, del, err);
-    rc = rc != 0 ? rc : pg_prepare(q, "gman_claim", pg_sql(
-        "UPDATE %s SET claimed_by = $1 WHERE id IN (SELECT id FROM %s WHERE claimed_by IS NULL"
-        " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING " PG_COLS, t, t), 2, claim, err);
+    int rc = pg_prepare(
+        q, "gman_add",
+        pg_sql("INSERT INTO %s (function_name, unique_key, priority, data, when_to_run, claimed_by)"
+               " SELECT f, u, p, d, w, $6 FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY"
+               " AS x (f, u, p, d, w, o) ORDER BY o RETURNING id",
+               t),
+        6, add, err);
+    rc = rc != 0 ? rc
+                 : pg_prepare(q, "gman_add1",
+                              pg_sql("INSERT INTO %s (function_name, unique_key, priority, data, "
+                                     "when_to_run, claimed_by)"
+                                     " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                                     t),
+                              6, add1, err);
+    rc = rc != 0 ? rc
+                 : pg_prepare(q, "gman_del", pg_sql("DELETE FROM %s WHERE id = ANY($1)", t), 1, del,
+                              err);
+    rc = rc != 0
+             ? rc
+             : pg_prepare(q, "gman_claim",
+                          pg_sql("UPDATE %s SET claimed_by = $1 WHERE id IN (SELECT id FROM %s "
+                                 "WHERE claimed_by IS NULL"
+                                 " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING " PG_COLS,
+                                 t, t),
+                          2, claim, err);
     return rc;
 }
 
@@ -681,11 +703,17 @@ pg_prepare_all(struct qb *q, struct gman_err *err)
 static int
 pg_connect(struct qb *q, struct gman_err *err)
 {
-    const char *const keys[] = {"fallback_application_name", "connect_timeout", "keepalives_idle",
-                                "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                                "dbname", NULL};
-    const char *const vals[] = {"gearmand-gman", getenv("PGCONNECT_TIMEOUT") ? "" : "10", "30",
-                                "10", "3", "30000", q->conninfo, NULL};
+    const char *const keys[] = {
+        "fallback_application_name", "connect_timeout",  "keepalives_idle", "keepalives_interval",
+        "keepalives_count",          "tcp_user_timeout", "dbname",          NULL};
+    const char *const vals[] = {"gearmand-gman",
+                                getenv("PGCONNECT_TIMEOUT") ? "" : "10",
+                                "30",
+                                "10",
+                                "3",
+                                "30000",
+                                q->conninfo,
+                                NULL};
     q->conn = PQconnectdbParams(keys, vals, 1);
     if (q->conn == NULL) {
         return gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
@@ -803,16 +831,20 @@ pg_check_rows(struct qb_row *rows, size_t n, struct gman_err *err)
         r->id = 0;
         r->status = 0;
         if (r->unique_len > QB_UNIQUE_MAX || r->priority < 0 || r->priority > 2) {
-            r->status = gman_err_set(err, GMAN_ERR_INVALID, "postgres: unique key over %d bytes "
-                                     "or priority not 0..2", QB_UNIQUE_MAX);
+            r->status = gman_err_set(err, GMAN_ERR_INVALID,
+                                     "postgres: unique key over %d bytes "
+                                     "or priority not 0..2",
+                                     QB_UNIQUE_MAX);
         } else if (r->data_len > PG_ROW_MAX || r->func_len > PG_ROW_MAX ||
                    r->data_len + r->func_len + r->unique_len > PG_ROW_MAX) {
-            r->status = gman_err_set(err, GMAN_ERR_TOO_LARGE, "postgres: job of %zu bytes is "
+            r->status = gman_err_set(err, GMAN_ERR_TOO_LARGE,
+                                     "postgres: job of %zu bytes is "
                                      "larger than PostgreSQL accepts (%u MiB)",
                                      r->data_len + r->func_len, PG_ROW_MAX >> 20);
         } else if ((r->func_len > 0 && memchr(r->func, 0, r->func_len) != NULL) ||
                    (r->unique_len > 0 && memchr(r->unique, 0, r->unique_len) != NULL)) {
-            r->status = gman_err_set(err, GMAN_ERR_INVALID, "postgres: NUL byte in a function "
+            r->status = gman_err_set(err, GMAN_ERR_INVALID,
+                                     "postgres: NUL byte in a function "
                                      "name or unique key");
         } else {
             ok++;
@@ -877,8 +909,8 @@ static int
 pg_take_ids(struct qb *q, PGresult *r, struct qb_row *rows, size_t from, size_t to, size_t k,
             struct gman_err *err)
 {
-    int rc = pg_take_room(q, k) != 0 ? gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory")
-                                      : 0;
+    int rc =
+        pg_take_room(q, k) != 0 ? gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory") : 0;
     int64_t *ids = q->ids;
     if (rc == 0 && (PQntuples(r) != (int)k || PQnfields(r) != 1)) {
         rc = gman_err_set(err, GMAN_ERR_QUEUE, "postgres: INSERT returned %d ids for %zu rows",
@@ -908,10 +940,12 @@ pg_add_one(struct qb *q, struct qb_row *row, struct gman_err *err)
     pg_put_be(prio, (uint64_t)row->priority, 2);
     pg_put_be(when, (uint64_t)row->when, 8);
     const char *v[6] = {row->func_len > 0 ? (const char *)row->func : "",
-                        row->unique_len > 0 ? (const char *)row->unique : "", (const char *)prio,
-                        row->data_len > 0 ? (const char *)row->data : "", (const char *)when,
+                        row->unique_len > 0 ? (const char *)row->unique : "",
+                        (const char *)prio,
+                        row->data_len > 0 ? (const char *)row->data : "",
+                        (const char *)when,
                         q->owner};
-    int len[6] = {(int)row->func_len, (int)row->unique_len, 2, (int)row->data_len, 8,
+    int len[6] = {(int)row->func_len,   (int)row->unique_len, 2, (int)row->data_len, 8,
                   (int)strlen(q->owner)};
     PGresult *r = pg_run(q, "gman_add1", NULL, 6, NULL, v, len);
     int rc = pg_check(q, r, PGRES_TUPLES_OK, err, "storing a job");
@@ -1134,9 +1168,10 @@ pg_deliver(const PGresult *r, const int *order, qb_row_fn fn, void *ctx, struct 
         struct qb_row row;
         if (pg_row(r, i, &row) != 0) {
             long long id = PQgetlength(r, i, 0) == 8 ? pg_get_be(PQgetvalue(r, i, 0), 8) : -1;
-            return gman_err_set(err, GMAN_ERR_QUEUE, "postgres: row with id %lld does not fit the "
-                                "queue layout (NULL, wrong type or unique key over %d bytes)", id,
-                                QB_UNIQUE_MAX);
+            return gman_err_set(err, GMAN_ERR_QUEUE,
+                                "postgres: row with id %lld does not fit the "
+                                "queue layout (NULL, wrong type or unique key over %d bytes)",
+                                id, QB_UNIQUE_MAX);
         }
         if (fn(ctx, &row) != 0) {
             return 1;
@@ -1175,9 +1210,10 @@ pg_replay(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
 {
     static const Oid types[1] = {PG_TEXT};
     int rc = pg_ready(q, err);
-    char *sql = rc != 0 ? NULL : pg_sql("DECLARE gman_replay NO SCROLL CURSOR FOR SELECT " PG_COLS
-                                        " FROM %s WHERE claimed_by = $1 ORDER BY priority, id",
-                                        q->qname);
+    char *sql = rc != 0 ? NULL
+                        : pg_sql("DECLARE gman_replay NO SCROLL CURSOR FOR SELECT " PG_COLS
+                                 " FROM %s WHERE claimed_by = $1 ORDER BY priority, id",
+                                 q->qname);
     if (rc == 0 && sql == NULL) {
         rc = gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
     }
@@ -1243,7 +1279,8 @@ static int
 pg_claim_doubt(struct qb *q, qb_row_fn fn, void *ctx, int *got, struct gman_err *err)
 {
     char *sql = pg_sql("SELECT " PG_COLS " FROM %s WHERE id = ANY($1) AND claimed_by = $2"
-                       " ORDER BY id", q->qname);
+                       " ORDER BY id",
+                       q->qname);
     PGresult *r = pg_doubt_run(q, sql, &q->cdoubt, &q->ncdoubt, PGRES_TUPLES_OK, err);
     free(sql);
     if (r == NULL) {

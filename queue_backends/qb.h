@@ -14,27 +14,27 @@ struct qb; /* a backend connection (opaque) */
 
 /* One stored job. Borrowed bytes: valid only during the call or callback. */
 struct qb_row {
-    int64_t id;            /* row id: set by add; given by replay and claim */
+    int64_t id; /* row id: set by add; given by replay and claim */
     const void *func;
     size_t func_len;
     const void *unique;
-    size_t unique_len;     /* 0..64 */
+    size_t unique_len; /* 0..64 */
     const void *data;
     size_t data_len;
-    int priority;          /* 0 high, 1 normal, 2 low (gearmand's numbers) */
-    int64_t when;          /* epoch seconds to run at, 0 = now (64-bit) */
-    int status;            /* add: 0 stored, or a negative code for this row alone */
+    int priority; /* 0 high, 1 normal, 2 low (gearmand's numbers) */
+    int64_t when; /* epoch seconds to run at, 0 = now (64-bit) */
+    int status;   /* add: 0 stored, or a negative code for this row alone */
 };
 
 struct qb_options {
-    const char *conninfo;  /* postgres: libpq conninfo ("" = PG* environment / defaults) */
-    const char *table;     /* table, may be "schema.table"; NULL = backend default */
-    const char *host;      /* mysql */
-    int port;              /* mysql, 0 = default */
-    const char *user;      /* mysql */
-    const char *password;  /* mysql */
-    const char *db;        /* mysql */
-    const char *owner;     /* this server's name in the claimed_by column (never NULL) */
+    const char *conninfo; /* postgres: libpq conninfo ("" = PG* environment / defaults) */
+    const char *table;    /* table, may be "schema.table"; NULL = backend default */
+    const char *host;     /* mysql */
+    int port;             /* mysql, 0 = default */
+    const char *user;     /* mysql */
+    const char *password; /* mysql */
+    const char *db;       /* mysql */
+    const char *owner;    /* this server's name in the claimed_by column (never NULL) */
 };
 
 /* Called for each row by replay and claim; return 0 to go on, non-zero to stop. */

@@ -8,7 +8,8 @@
 #include "core.h"
 
 #define ADMIN_OK "OK\r\n"
-#define ADMIN_INVALID "ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+"
+#define ADMIN_INVALID \
+    "ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+"
 
 struct admin_cmd {
     char *w[ADMIN_MAX_WORDS]; /* NUL-terminated words */

@@ -81,13 +81,12 @@ cmd_client_send_status(struct sess *s, uint32_t type, const struct gman_slice *k
     struct gman_slice a[6];
     a[0] = *key;
     a[1] = (struct gman_slice){known, (size_t)snprintf(known, sizeof known, "%d", j != NULL)};
-    a[2] = (struct gman_slice){running,
-                               (size_t)snprintf(running, sizeof running, "%d",
-                                                j != NULL && j->worker != NULL)};
-    a[3] = (struct gman_slice){num, (size_t)snprintf(num, sizeof num, "%u",
-                                                     j != NULL ? j->numerator : 0)};
-    a[4] = (struct gman_slice){den, (size_t)snprintf(den, sizeof den, "%u",
-                                                     j != NULL ? j->denominator : 0)};
+    a[2] = (struct gman_slice){
+        running, (size_t)snprintf(running, sizeof running, "%d", j != NULL && j->worker != NULL)};
+    a[3] = (struct gman_slice){
+        num, (size_t)snprintf(num, sizeof num, "%u", j != NULL ? j->numerator : 0)};
+    a[4] = (struct gman_slice){
+        den, (size_t)snprintf(den, sizeof den, "%u", j != NULL ? j->denominator : 0)};
     a[5] = (struct gman_slice){cnt, (size_t)snprintf(cnt, sizeof cnt, "%u", clients)};
     sess_send(s, type, a, with_clients ? 6 : 5);
 }

@@ -19,29 +19,29 @@
 
 /* How an option's value is checked and where it goes. */
 enum opt_type {
-    OPT_FLAG,       /* int field := 1 */
-    OPT_NOOP,       /* flag accepted without effect */
-    OPT_STR,        /* char * field := copy of the value */
-    OPT_STR_NE,     /* same, the value must not be empty */
-    OPT_STR_OPT,    /* same, an empty value means "not set" (NULL), as gearmand */
-    OPT_INT,        /* int field, range checked */
-    OPT_LONG,       /* long field, range checked */
-    OPT_UNSIGNED,   /* unsigned field, range checked */
-    OPT_U8,         /* unsigned field, truncated to 8 bits after the range check (gearmand) */
-    OPT_U32,        /* uint32_t field, range checked */
-    OPT_CHECK,      /* number range checked, then ignored */
-    OPT_PID_FILE,   /* pid_file, and pid_file_explicit := 1 */
-    OPT_VERBOSE,    /* level name */
-    OPT_CONFIG,     /* configuration file to read after this source */
-    OPT_HELP,       /* action flags */
+    OPT_FLAG,     /* int field := 1 */
+    OPT_NOOP,     /* flag accepted without effect */
+    OPT_STR,      /* char * field := copy of the value */
+    OPT_STR_NE,   /* same, the value must not be empty */
+    OPT_STR_OPT,  /* same, an empty value means "not set" (NULL), as gearmand */
+    OPT_INT,      /* int field, range checked */
+    OPT_LONG,     /* long field, range checked */
+    OPT_UNSIGNED, /* unsigned field, range checked */
+    OPT_U8,       /* unsigned field, truncated to 8 bits after the range check (gearmand) */
+    OPT_U32,      /* uint32_t field, range checked */
+    OPT_CHECK,    /* number range checked, then ignored */
+    OPT_PID_FILE, /* pid_file, and pid_file_explicit := 1 */
+    OPT_VERBOSE,  /* level name */
+    OPT_CONFIG,   /* configuration file to read after this source */
+    OPT_HELP,     /* action flags */
     OPT_VERSION,
     OPT_CHECK_ARGS,
-    OPT_REJECT,     /* recognised but not supported: always an error */
+    OPT_REJECT, /* recognised but not supported: always an error */
 };
 
 struct opt_def {
-    const char *name;   /* long name without "--" */
-    char short_name;    /* 0 if none */
+    const char *name; /* long name without "--" */
+    char short_name;  /* 0 if none */
     enum opt_type type;
     size_t offset;      /* field in struct config, for storing types */
     long long min, max; /* accepted range for numeric types */
@@ -121,12 +121,12 @@ static const char config_usage_text[] =
     "      --keepalive-idle N       TCP_KEEPIDLE seconds (-1 = system default)\n"
     "      --keepalive-interval N   TCP_KEEPINTVL seconds (-1 = system default)\n"
     "      --keepalive-count N      TCP_KEEPCNT probes (-1 = system default)\n"
-    "  -l, --log-file F             log file, 'stderr' or 'none' (default "
-    CONFIG_DEFAULT_LOG_FILE ")\n"
+    "  -l, --log-file F             log file, 'stderr' or 'none' (default " CONFIG_DEFAULT_LOG_FILE
+    ")\n"
     "  -L, --listen ADDR            address to listen on (default: all addresses)\n"
     "  -p, --port P                 port to listen on (default 4730, or $GEARMAND_PORT)\n"
-    "  -P, --pid-file F             file to write the process ID to (default "
-    CONFIG_DEFAULT_PID_FILE ")\n"
+    "  -P, --pid-file F             file to write the process ID to "
+    "(default " CONFIG_DEFAULT_PID_FILE ")\n"
     "  -r, --protocol NAME          not supported (no HTTP protocol module)\n"
     "  -R, --round-robin            assign work round-robin per worker connection\n"
     "  -q, --queue-type T           persistent queue type (default " CONFIG_DEFAULT_QUEUE ")\n"
@@ -199,9 +199,9 @@ void
 config_destroy(struct config *cfg)
 {
     char **fields[] = {
-        &cfg->listen,     &cfg->pid_file,   &cfg->log_file,          &cfg->queue_type,
-        &cfg->user,       &cfg->mysql_host, &cfg->job_handle_prefix, &cfg->libpq_conninfo,
-        &cfg->mysql_user, &cfg->mysql_db,   &cfg->mysql_password,    &cfg->libpq_table,
+        &cfg->listen,      &cfg->pid_file,    &cfg->log_file,          &cfg->queue_type,
+        &cfg->user,        &cfg->mysql_host,  &cfg->job_handle_prefix, &cfg->libpq_conninfo,
+        &cfg->mysql_user,  &cfg->mysql_db,    &cfg->mysql_password,    &cfg->libpq_table,
         &cfg->mysql_table, &cfg->queue_owner,
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
@@ -294,10 +294,8 @@ opt_takes_value(const struct opt_def *def)
     case OPT_HELP:
     case OPT_VERSION:
     case OPT_CHECK_ARGS:
-    case OPT_REJECT:
-        return 0;
-    default:
-        return 1;
+    case OPT_REJECT: return 0;
+    default: return 1;
     }
 }
 
@@ -401,8 +399,8 @@ config_apply_special(struct config_ctx *ctx, const struct opt_def *def, const ch
     case OPT_CHECK_ARGS: ctx->check_args = 1; return 0;
     case OPT_CONFIG: return config_set_next_file(ctx, value, err);
     case OPT_REJECT:
-        return gman_err_set(err, GMAN_ERR_INVALID, "option '--%s' is not supported (%s)",
-                            def->name, def->note);
+        return gman_err_set(err, GMAN_ERR_INVALID, "option '--%s' is not supported (%s)", def->name,
+                            def->note);
     case OPT_VERBOSE:
         level = config_level_parse(value);
         if (level < 0) {
@@ -434,15 +432,12 @@ config_apply(struct config_ctx *ctx, const struct opt_def *def, const char *valu
     case OPT_UNSIGNED:
     case OPT_U8:
     case OPT_U32:
-    case OPT_CHECK:
-        return config_apply_number(ctx->cfg, def, value, err);
+    case OPT_CHECK: return config_apply_number(ctx->cfg, def, value, err);
     case OPT_STR:
     case OPT_STR_NE:
     case OPT_STR_OPT:
-    case OPT_PID_FILE:
-        return config_apply_string(ctx->cfg, def, value, err);
-    default:
-        return config_apply_special(ctx, def, value, err);
+    case OPT_PID_FILE: return config_apply_string(ctx->cfg, def, value, err);
+    default: return config_apply_special(ctx, def, value, err);
     }
 }
 
@@ -522,7 +517,8 @@ config_parse_token(struct config_ctx *ctx, char **tok, int n, int *i, struct gma
     } else if (t[0] == '-' && t[1] != '\0') {
         return config_parse_short(ctx, tok, n, i, err);
     } else if (t[0] == '@' && t[1] != '\0') {
-        return config_apply(ctx, opt_find_long("config-file", sizeof "config-file" - 1), t + 1, err);
+        return config_apply(ctx, opt_find_long("config-file", sizeof "config-file" - 1), t + 1,
+                            err);
     }
     return gman_err_set(err, GMAN_ERR_INVALID,
                         "unexpected argument '%.128s' (gearmand takes no positional arguments)", t);
@@ -628,8 +624,7 @@ config_parse_text(struct config_ctx *ctx, char *text, size_t len, struct gman_er
 /* config_load_file: parse one configuration file. A file that cannot be opened is an error
  * only when it was named explicitly (gearmand ignores a missing default file). */
 static int
-config_load_file(struct config_ctx *ctx, const char *path, int explicit_name,
-                 struct gman_err *err)
+config_load_file(struct config_ctx *ctx, const char *path, int explicit_name, struct gman_err *err)
 {
     FILE *fp = fopen(path, "r");
     char *text = NULL;
@@ -676,7 +671,8 @@ config_read_files(struct config_ctx *ctx, struct gman_err *err)
         } else if (++count > CONFIG_MAX_FILES) {
             rc = gman_err_set(err, GMAN_ERR_INVALID,
                               "more than %d configuration files (nested --config-file loop?) "
-                              "at '%.128s'", CONFIG_MAX_FILES, path);
+                              "at '%.128s'",
+                              CONFIG_MAX_FILES, path);
         } else {
             rc = config_load_file(ctx, path, explicit_name, err);
         }
@@ -686,8 +682,7 @@ config_read_files(struct config_ctx *ctx, struct gman_err *err)
 }
 
 int
-config_parse(struct config *cfg, int argc, char **argv, const char *env_port,
-             struct gman_err *err)
+config_parse(struct config *cfg, int argc, char **argv, const char *env_port, struct gman_err *err)
 {
     struct gman_err scratch;
     struct config_ctx ctx = {.cfg = cfg};

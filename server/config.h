@@ -13,10 +13,10 @@
 
 /* What main should do after parsing. */
 enum config_action {
-    CONFIG_RUN = 0,     /* start the server */
-    CONFIG_HELP,        /* print config_usage() to stdout, exit 0 */
-    CONFIG_VERSION,     /* print the version line, exit 0 */
-    CONFIG_CHECK_ARGS,  /* options valid: exit 0 */
+    CONFIG_RUN = 0,    /* start the server */
+    CONFIG_HELP,       /* print config_usage() to stdout, exit 0 */
+    CONFIG_VERSION,    /* print the version line, exit 0 */
+    CONFIG_CHECK_ARGS, /* options valid: exit 0 */
 };
 
 /* Log levels, gearmand's names, most severe first. */
@@ -67,11 +67,11 @@ struct config {
     char *mysql_password;
     char *mysql_db;
     char *mysql_table;
-    char *queue_owner;         /* --queue-owner: this server's name in claimed_by (heap or NULL =
+    char *queue_owner;      /* --queue-owner: this server's name in claimed_by (heap or NULL =
                                   "<nodename>:<port>") */
-    unsigned queue_poll_ms;    /* --queue-poll-ms: how often to look for SQL-inserted rows
+    unsigned queue_poll_ms; /* --queue-poll-ms: how often to look for SQL-inserted rows
                                   where the database cannot notify (default 100) */
-    unsigned queue_hold_ms;    /* --queue-hold-ms: how long a durable submit waits for an
+    unsigned queue_hold_ms; /* --queue-hold-ms: how long a durable submit waits for an
                                   unreachable database before its ERROR (default 10000) */
 };
 

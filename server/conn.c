@@ -18,8 +18,8 @@
 #include "server.h"
 #include "thread.h"
 
-#define CONN_READ_CHUNK (64 * 1024)     /* bytes per read() */
-#define CONN_READ_BUDGET (1024 * 1024)  /* bytes read per event before yielding */
+#define CONN_READ_CHUNK (64 * 1024)    /* bytes per read() */
+#define CONN_READ_BUDGET (1024 * 1024) /* bytes read per event before yielding */
 
 static void conn_on_read(evutil_socket_t fd, short what, void *arg);
 static void conn_on_write(evutil_socket_t fd, short what, void *arg);
@@ -68,9 +68,12 @@ conn_new(struct io_thread *t, int fd)
     c->ev_timer = evtimer_new(t->base, conn_on_timer, c);
     if (c->ev_read == NULL || c->ev_write == NULL || c->ev_timer == NULL ||
         event_add(c->ev_read, NULL) != 0) {
-        if (c->ev_read) event_free(c->ev_read);
-        if (c->ev_write) event_free(c->ev_write);
-        if (c->ev_timer) event_free(c->ev_timer);
+        if (c->ev_read)
+            event_free(c->ev_read);
+        if (c->ev_write)
+            event_free(c->ev_write);
+        if (c->ev_timer)
+            event_free(c->ev_timer);
         free(c);
         return NULL;
     }

@@ -13,22 +13,22 @@ struct io_thread;
 struct event;
 
 struct conn {
-    struct sess sess;              /* the core's view (core lock) */
-    struct io_thread *thread;      /* owner */
+    struct sess sess;         /* the core's view (core lock) */
+    struct io_thread *thread; /* owner */
     int fd;
-    char peer[80];                 /* "ip:port" for logs */
+    char peer[80]; /* "ip:port" for logs */
     struct event *ev_read;
     struct event *ev_write;
-    struct event *ev_timer;        /* packet timeout */
-    struct gman_buf rbuf;          /* unparsed input */
-    struct gman_buf wbuf;          /* bytes being sent */
-    uint64_t partial_since;        /* ms: unfinished packet pending since, 0 = none */
-    struct conn *next, *prev;      /* thread's list */
-    struct conn *dnext, *dprev;    /* thread's dirty list (core lock) */
-    struct conn *wnext;            /* local write list after a flush */
-    uint8_t on_dirty;              /* in the dirty list (core lock) */
-    uint8_t close_after_write;     /* a fatal error was answered: close once flushed */
-    uint8_t eof;                   /* peer closed its side */
+    struct event *ev_timer;     /* packet timeout */
+    struct gman_buf rbuf;       /* unparsed input */
+    struct gman_buf wbuf;       /* bytes being sent */
+    uint64_t partial_since;     /* ms: unfinished packet pending since, 0 = none */
+    struct conn *next, *prev;   /* thread's list */
+    struct conn *dnext, *dprev; /* thread's dirty list (core lock) */
+    struct conn *wnext;         /* local write list after a flush */
+    uint8_t on_dirty;           /* in the dirty list (core lock) */
+    uint8_t close_after_write;  /* a fatal error was answered: close once flushed */
+    uint8_t eof;                /* peer closed its side */
 };
 
 /* conn_new: adopt an accepted socket on thread t and register it with the core. NULL on

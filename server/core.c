@@ -37,8 +37,9 @@ core_new(const struct core_opts *opts, const struct core_hooks *hooks)
     c->armed_due = UINT64_MAX;
     timer_heap_init(&c->timers);
     jobtab_init(&c->jobs);
-    if (c->prefix == NULL || c->prefix_len > CORE_HANDLE_MAX - 24 || htab_init(&c->funcs, 64) != 0 ||
-        htab_init(&c->uniques, 1024) != 0 || pthread_mutex_init(&c->lock, NULL) != 0) {
+    if (c->prefix == NULL || c->prefix_len > CORE_HANDLE_MAX - 24 ||
+        htab_init(&c->funcs, 64) != 0 || htab_init(&c->uniques, 1024) != 0 ||
+        pthread_mutex_init(&c->lock, NULL) != 0) {
         htab_destroy(&c->funcs);
         htab_destroy(&c->uniques);
         free(c->prefix);
@@ -204,8 +205,8 @@ core_make_runnable(struct core *c, struct job *j, int at_head)
 {
     struct func *f = j->func;
     if (j->when > 0) {
-        uint64_t due = j->when > (int64_t)(UINT64_MAX / 2000) ? UINT64_MAX / 2
-                                                              : (uint64_t)j->when * 1000u;
+        uint64_t due =
+            j->when > (int64_t)(UINT64_MAX / 2000) ? UINT64_MAX / 2 : (uint64_t)j->when * 1000u;
         /* if the heap cannot grow, the job runs now rather than being lost */
         if (due > core_now(c) && core_timer_add(c, j, due) == 0) {
             j->flags |= JOB_DELAYED;
@@ -463,11 +464,13 @@ core_stored(struct core *c, struct job *j, int64_t row_id, int status, const cha
 
 int
 core_restore(struct core *c, const void *func, size_t func_len, const void *unique,
-             size_t unique_len, const void *data, size_t data_len, unsigned priority,
-             int64_t when, int64_t row_id)
+             size_t unique_len, const void *data, size_t data_len, unsigned priority, int64_t when,
+             int64_t row_id)
 {
-    struct core_submit sub = {func, func_len, unique, unique_len, NULL, 0, data, data_len,
-                              priority > JOB_LOW ? JOB_NORMAL : priority, 1, when};
+    struct core_submit sub = {func,       func_len, unique,
+                              unique_len, NULL,     0,
+                              data,       data_len, priority > JOB_LOW ? JOB_NORMAL : priority,
+                              1,          when};
     struct func *f = core_func_get(c, func, func_len);
     if (f == NULL) {
         return GMAN_ERR_NOMEM;

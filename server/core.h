@@ -33,8 +33,8 @@ struct core_hooks {
     uint64_t (*now_ms)(void *ctx);                  /* wall clock, ms since the epoch */
     void (*timer_changed)(void *ctx, uint64_t due); /* earliest deadline moved to due (ms) */
     /* durable store (both NULL for the in-memory queue): */
-    int (*store_add)(void *ctx, struct job *j);         /* store j, then core_stored; 0 or error */
-    void (*store_remove)(void *ctx, int64_t row_id);    /* the stored job ended */
+    int (*store_add)(void *ctx, struct job *j);      /* store j, then core_stored; 0 or error */
+    void (*store_remove)(void *ctx, int64_t row_id); /* the stored job ended */
 };
 
 /* A submission as parsed from SUBMIT_JOB*. Borrowed bytes. */
@@ -49,23 +49,23 @@ struct core_submit {
     size_t data_len;
     unsigned priority; /* enum job_priority */
     int background;
-    int64_t when;      /* epoch seconds, 0 = now */
+    int64_t when; /* epoch seconds, 0 = now */
 };
 
 struct core {
     pthread_mutex_t lock;
     struct core_opts opts;
     struct core_hooks hooks;
-    char *prefix;               /* handle prefix (heap) */
+    char *prefix; /* handle prefix (heap) */
     size_t prefix_len;
-    struct htab funcs;          /* struct func by name */
-    struct jobtab jobs;         /* struct job by handle number */
-    struct htab uniques;        /* struct job by unique key */
-    struct timer_heap timers;   /* delayed jobs and running-job timeouts */
-    uint64_t armed_due;         /* earliest due reported to timer_changed (ms), UINT64_MAX none */
-    struct sess *sessions;      /* every open connection */
+    struct htab funcs;        /* struct func by name */
+    struct jobtab jobs;       /* struct job by handle number */
+    struct htab uniques;      /* struct job by unique key */
+    struct timer_heap timers; /* delayed jobs and running-job timeouts */
+    uint64_t armed_due;       /* earliest due reported to timer_changed (ms), UINT64_MAX none */
+    struct sess *sessions;    /* every open connection */
     size_t nsessions;
-    uint64_t next_id;           /* next handle number */
+    uint64_t next_id; /* next handle number */
 };
 
 /* core_new: a core with opts and hooks; NULL on allocation failure. Free with core_free. */

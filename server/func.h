@@ -24,18 +24,18 @@ struct reg {
 };
 
 struct func {
-    struct htab_node node;                /* core's function index */
-    struct job *head[JOB_PRIORITIES];     /* runnable jobs, FIFO per priority */
+    struct htab_node node;            /* core's function index */
+    struct job *head[JOB_PRIORITIES]; /* runnable jobs, FIFO per priority */
     struct job *tail[JOB_PRIORITIES];
-    uint32_t queued[JOB_PRIORITIES];      /* waiting jobs per priority, incl. not-yet-due */
-    uint32_t running;                     /* jobs held by workers */
-    uint32_t max_queue[JOB_PRIORITIES];   /* maxqueue limits, 0 = unlimited */
-    uint32_t workers;                     /* registrations */
-    struct reg *worker_list;              /* registrations (any order) */
-    struct reg *sleepers;                 /* sleeping registrations, oldest first */
+    uint32_t queued[JOB_PRIORITIES];    /* waiting jobs per priority, incl. not-yet-due */
+    uint32_t running;                   /* jobs held by workers */
+    uint32_t max_queue[JOB_PRIORITIES]; /* maxqueue limits, 0 = unlimited */
+    uint32_t workers;                   /* registrations */
+    struct reg *worker_list;            /* registrations (any order) */
+    struct reg *sleepers;               /* sleeping registrations, oldest first */
     struct reg *sleepers_tail;
     size_t name_len;
-    char name[];                          /* not NUL-terminated on the wire; NUL added here */
+    char name[]; /* not NUL-terminated on the wire; NUL added here */
 };
 
 /* func_new: a function named name[0, len); NULL on allocation failure. */

@@ -44,6 +44,6 @@ htab_first(const struct htab *t, uint64_t hash)
 /* htab_hash_bytes: a 64-bit FNV-1a-style hash of len bytes, mixed with seed. */
 uint64_t htab_hash_bytes(const void *p, size_t len, uint64_t seed);
 
-#define HTAB_ENTRY(node, type, member) ((type *)(void *)((char *)(node) - offsetof(type, member)))
+#define HTAB_ENTRY(node, type, member) ((type *)(void *)((char *)(node)-offsetof(type, member)))
 
 #endif

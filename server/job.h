@@ -17,7 +17,7 @@ struct link;
 enum job_priority { JOB_HIGH = 0, JOB_NORMAL = 1, JOB_LOW = 2 };
 #define JOB_PRIORITIES 3
 
-#define JOB_UNIQUE_MAX 64  /* bytes; longer uniques are refused as gearmand does */
+#define JOB_UNIQUE_MAX 64 /* bytes; longer uniques are refused as gearmand does */
 
 enum job_flag {
     JOB_BACKGROUND = 1u << 0, /* submitted as background: nobody needs to wait */
@@ -31,24 +31,24 @@ enum job_flag {
 };
 
 struct job {
-    struct htab_node by_unique;   /* core's unique index (if JOB_INDEXED) */
-    struct job *qnext, *qprev;    /* function priority list, or worker's held list */
-    struct func *func;            /* owning function (never NULL) */
-    struct sess *worker;          /* assigned worker, NULL while queued */
-    struct link *clients;         /* foreground connections waiting on the job */
-    struct timer_entry timer;     /* epoch due time, or CAN_DO_TIMEOUT deadline while running */
-    uint64_t id;                  /* handle number: "<prefix>:<id>" */
-    int64_t when;                 /* epoch seconds to run at, 0 = now */
-    int64_t row_id;               /* durable row id when JOB_STORED */
-    uint32_t numerator;           /* last WORK_STATUS */
+    struct htab_node by_unique; /* core's unique index (if JOB_INDEXED) */
+    struct job *qnext, *qprev;  /* function priority list, or worker's held list */
+    struct func *func;          /* owning function (never NULL) */
+    struct sess *worker;        /* assigned worker, NULL while queued */
+    struct link *clients;       /* foreground connections waiting on the job */
+    struct timer_entry timer;   /* epoch due time, or CAN_DO_TIMEOUT deadline while running */
+    uint64_t id;                /* handle number: "<prefix>:<id>" */
+    int64_t when;               /* epoch seconds to run at, 0 = now */
+    int64_t row_id;             /* durable row id when JOB_STORED */
+    uint32_t numerator;         /* last WORK_STATUS */
     uint32_t denominator;
-    uint32_t data_len;            /* payload bytes */
-    uint8_t unique_len;           /* bytes of unique at bytes[0] */
-    uint8_t reducer_len;          /* bytes of reducer after the unique */
-    uint8_t priority;             /* enum job_priority */
-    uint8_t flags;                /* enum job_flag */
-    uint8_t retries;              /* times put back after a worker loss or timeout */
-    uint8_t bytes[];              /* unique, reducer, payload */
+    uint32_t data_len;   /* payload bytes */
+    uint8_t unique_len;  /* bytes of unique at bytes[0] */
+    uint8_t reducer_len; /* bytes of reducer after the unique */
+    uint8_t priority;    /* enum job_priority */
+    uint8_t flags;       /* enum job_flag */
+    uint8_t retries;     /* times put back after a worker loss or timeout */
+    uint8_t bytes[];     /* unique, reducer, payload */
 };
 
 /* job_new: allocate a job copying unique, reducer and payload; NULL on allocation failure.
@@ -78,6 +78,7 @@ job_data(const struct job *j)
 }
 
 /* job_handle_format: write "<prefix>:<id>" into buf (size >= 64 + prefix); returns its length. */
-size_t job_handle_format(const char *prefix, size_t prefix_len, uint64_t id, char *buf, size_t size);
+size_t job_handle_format(const char *prefix, size_t prefix_len, uint64_t id, char *buf,
+                         size_t size);
 
 #endif

@@ -16,7 +16,7 @@ struct job;
 #define JOBTAB_PAGE_SIZE (1u << JOBTAB_PAGE_BITS) /* slots per page */
 
 struct jobtab_page {
-    uint32_t live;                        /* occupied slots */
+    uint32_t live; /* occupied slots */
     struct job *slot[JOBTAB_PAGE_SIZE];
 };
 

@@ -33,7 +33,8 @@ log_open(struct log *l, const char *target, int level, int use_syslog, struct gm
         int e = errno;
         free(l->path);
         l->path = NULL;
-        return gman_err_set(err, GMAN_ERR_IO, "could not open log file %s: %s", target, strerror(e));
+        return gman_err_set(err, GMAN_ERR_IO, "could not open log file %s: %s", target,
+                            strerror(e));
     }
     l->owns_fp = 1;
     setvbuf(l->fp, NULL, _IOLBF, 0);
@@ -74,7 +75,7 @@ log_close(struct log *l)
 static int
 log_syslog_priority(int level)
 {
-    static const int map[] = {LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR,
+    static const int map[] = {LOG_EMERG,   LOG_ALERT,  LOG_CRIT, LOG_ERR,
                               LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
     return level >= 0 && level <= CONFIG_LEVEL_DEBUG ? map[level] : LOG_INFO;
 }

@@ -11,11 +11,11 @@
 
 struct log {
     pthread_mutex_t lock;
-    FILE *fp;          /* NULL when logging is off or goes to syslog */
-    char *path;        /* file path (heap), NULL for stderr/none/syslog */
-    int level;         /* enum config_level: lines above it are dropped */
+    FILE *fp;   /* NULL when logging is off or goes to syslog */
+    char *path; /* file path (heap), NULL for stderr/none/syslog */
+    int level;  /* enum config_level: lines above it are dropped */
     int use_syslog;
-    int owns_fp;       /* 1 if fp was opened here */
+    int owns_fp; /* 1 if fp was opened here */
 };
 
 /* log_open: target is "stderr", "none" or a file path (appended to); use_syslog wins over it.

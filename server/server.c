@@ -222,8 +222,10 @@ server_make_store(struct server *s, const struct config *cfg, struct gman_err *e
 {
     const struct qb_ops *ops = qb_find(cfg->queue_type);
     if (ops == NULL) {
-        return gman_err_set(err, GMAN_ERR_INVALID, "unknown queue type '%s' (known: builtin, "
-                            "memory, Postgres, libpq, MySQL)", cfg->queue_type);
+        return gman_err_set(err, GMAN_ERR_INVALID,
+                            "unknown queue type '%s' (known: builtin, "
+                            "memory, Postgres, libpq, MySQL)",
+                            cfg->queue_type);
     }
     if (qb_is_memory(ops)) {
         return 0;
@@ -237,7 +239,8 @@ server_make_store(struct server *s, const struct config *cfg, struct gman_err *e
                             pg ? cfg->libpq_table : cfg->mysql_table, cfg->mysql_host,
                             cfg->mysql_port, cfg->mysql_user, cfg->mysql_password, cfg->mysql_db,
                             cfg->queue_owner != NULL ? cfg->queue_owner : owner},
-                           cfg->queue_hold_ms, cfg->queue_poll_ms};
+                           cfg->queue_hold_ms,
+                           cfg->queue_poll_ms};
     struct store_hooks h = {s, server_lock_main, server_unlock_main};
     s->store = store_new(&o, s->core, &h, &s->log, err);
     if (s->store == NULL) {
@@ -258,8 +261,8 @@ server_make_store(struct server *s, const struct config *cfg, struct gman_err *e
 static int
 server_make_core(struct server *s, const struct config *cfg, struct gman_err *err)
 {
-    char *prefix = cfg->job_handle_prefix != NULL ? strdup(cfg->job_handle_prefix)
-                                                  : server_default_prefix();
+    char *prefix =
+        cfg->job_handle_prefix != NULL ? strdup(cfg->job_handle_prefix) : server_default_prefix();
     struct core_opts o = {prefix, cfg->job_retries, cfg->worker_wakeup, cfg->round_robin};
     struct core_hooks h = {s, server_clock, server_timer_changed, NULL, NULL};
     s->core = prefix != NULL ? core_new(&o, &h) : NULL;
@@ -301,8 +304,8 @@ server_setup_main(struct server *s, struct gman_err *err)
         return gman_err_set(err, GMAN_ERR_IO, "could not create the main event loop");
     }
     s->timer_ev = evtimer_new(s->base, server_on_timer, s);
-    s->timer_wake_ev = event_new(s->base, s->timer_fd, EV_READ | EV_PERSIST,
-                                 server_on_timer_wake, s);
+    s->timer_wake_ev =
+        event_new(s->base, s->timer_fd, EV_READ | EV_PERSIST, server_on_timer_wake, s);
     const int sigs[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
     for (int i = 0; i < 4; i++) {
         s->sig_ev[i] = evsignal_new(s->base, sigs[i], server_on_signal, s);

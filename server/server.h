@@ -21,28 +21,28 @@ struct store;
 #define SERVER_MAX_THREADS 64
 
 struct server {
-    const struct config *cfg;         /* borrowed from main */
+    const struct config *cfg; /* borrowed from main */
     struct log log;
     struct core *core;
-    struct admin_env admin;           /* version, pid, level name */
-    struct event_base *base;          /* main thread: accept, signals, timers */
+    struct admin_env admin;  /* version, pid, level name */
+    struct event_base *base; /* main thread: accept, signals, timers */
     struct listener *listener;
-    struct store *store;              /* durable queue, NULL for the in-memory queue */
+    struct store *store; /* durable queue, NULL for the in-memory queue */
     struct io_thread *threads[SERVER_MAX_THREADS];
     int nthreads;
-    unsigned next_thread;             /* round-robin hand-off (main thread only) */
-    int timer_fd;                     /* eventfd: the earliest core deadline moved */
-    struct event *timer_wake_ev;      /* on timer_fd */
-    struct event *timer_ev;           /* fires at the core's next deadline */
-    struct event *sig_ev[4];          /* SIGTERM, SIGINT, SIGHUP, SIGUSR1 */
-    struct event *graceful_ev;        /* after SIGUSR1: stop once no job is left */
-    struct event *trim_ev;            /* once a second: give freed job memory back */
-    size_t trim_peak;                 /* most jobs held since the last trim (main thread) */
+    unsigned next_thread;        /* round-robin hand-off (main thread only) */
+    int timer_fd;                /* eventfd: the earliest core deadline moved */
+    struct event *timer_wake_ev; /* on timer_fd */
+    struct event *timer_ev;      /* fires at the core's next deadline */
+    struct event *sig_ev[4];     /* SIGTERM, SIGINT, SIGHUP, SIGUSR1 */
+    struct event *graceful_ev;   /* after SIGUSR1: stop once no job is left */
+    struct event *trim_ev;       /* once a second: give freed job memory back */
+    size_t trim_peak;            /* most jobs held since the last trim (main thread) */
     /* guarded by the core lock: */
-    struct io_thread *lock_holder;    /* thread that holds the lock (NULL: main) */
+    struct io_thread *lock_holder;              /* thread that holds the lock (NULL: main) */
     struct io_thread *wake[SERVER_MAX_THREADS]; /* threads to wake after unlock */
     int nwake;
-    int timer_moved;                  /* write timer_fd after unlock */
+    int timer_moved; /* write timer_fd after unlock */
 };
 
 /* server_init: open the log, create the core and bind the listeners (so errors show before any

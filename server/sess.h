@@ -30,21 +30,21 @@ typedef void (*sess_dirty_fn)(void *ctx, struct sess *s);
 #define SESS_IP_LEN 64
 
 struct sess {
-    struct sess *next, *prev;   /* core's list of all sessions */
-    sess_dirty_fn on_dirty;     /* hook into the I/O layer, may be NULL (tests) */
-    void *hook_ctx;             /* argument for on_dirty */
-    void *owner;                /* I/O layer's connection (opaque here) */
-    struct gman_buf out;        /* bytes waiting for the owner to send */
-    struct reg *regs;           /* registrations, newest first */
-    struct job *held;           /* jobs assigned to this worker (linked by qnext/qprev) */
-    struct link *links;         /* jobs this client waits on */
-    char *client_id;            /* SET_CLIENT_ID (heap) or NULL for "-" */
-    int fd;                     /* socket number shown by `workers` */
-    char ip[SESS_IP_LEN];       /* peer address shown by `workers` */
-    uint8_t sleeping;           /* sent PRE_SLEEP, not woken (NOOP) or grabbed since */
-    uint8_t exceptions;         /* OPTION_REQ exceptions */
-    uint8_t dirty;              /* on_dirty called, owner has not flushed yet */
-    uint8_t failed;             /* output could not be queued: the owner must close */
+    struct sess *next, *prev; /* core's list of all sessions */
+    sess_dirty_fn on_dirty;   /* hook into the I/O layer, may be NULL (tests) */
+    void *hook_ctx;           /* argument for on_dirty */
+    void *owner;              /* I/O layer's connection (opaque here) */
+    struct gman_buf out;      /* bytes waiting for the owner to send */
+    struct reg *regs;         /* registrations, newest first */
+    struct job *held;         /* jobs assigned to this worker (linked by qnext/qprev) */
+    struct link *links;       /* jobs this client waits on */
+    char *client_id;          /* SET_CLIENT_ID (heap) or NULL for "-" */
+    int fd;                   /* socket number shown by `workers` */
+    char ip[SESS_IP_LEN];     /* peer address shown by `workers` */
+    uint8_t sleeping;         /* sent PRE_SLEEP, not woken (NOOP) or grabbed since */
+    uint8_t exceptions;       /* OPTION_REQ exceptions */
+    uint8_t dirty;            /* on_dirty called, owner has not flushed yet */
+    uint8_t failed;           /* output could not be queued: the owner must close */
 };
 
 /* sess_init: zeroed session bound to an owner and output hook. */

@@ -10,9 +10,9 @@
 #include "core.h"
 #include "log.h"
 
-#define STORE_BATCH 20000        /* jobs per transaction at most */
-#define STORE_CLAIM_BATCH 1000   /* rows per claim */
-#define STORE_RETRY_MS 250       /* pause between attempts while the database is down */
+#define STORE_BATCH 20000      /* jobs per transaction at most */
+#define STORE_CLAIM_BATCH 1000 /* rows per claim */
+#define STORE_RETRY_MS 250     /* pause between attempts while the database is down */
 
 struct store_req {
     struct job *job;
@@ -24,11 +24,11 @@ struct store {
     struct core *core;
     struct store_hooks h;
     struct log *log;
-    struct qb *wq;              /* writer thread's connection */
-    struct qb *cq;              /* claimer thread's connection */
+    struct qb *wq; /* writer thread's connection */
+    struct qb *cq; /* claimer thread's connection */
     pthread_t writer, claimer;
     int started;
-    pthread_mutex_t mu;         /* guards everything below */
+    pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;
     struct store_req *adds;
     size_t nadds, cap_adds;
@@ -202,9 +202,9 @@ store_fill_rows(struct qb_row *rows, const struct store_req *reqs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct job *j = reqs[i].job;
-        rows[i] = (struct qb_row){0, j->func->name, j->func->name_len, job_unique(j),
-                                  j->unique_len, job_data(j), j->data_len, j->priority, j->when,
-                                  0};
+        rows[i] = (struct qb_row){
+            0,           j->func->name, j->func->name_len, job_unique(j), j->unique_len,
+            job_data(j), j->data_len,   j->priority,       j->when,       0};
     }
 }
 
@@ -392,8 +392,10 @@ store_remove(void *arg, int64_t row_id)
             pthread_cond_signal(&st->cv);
         }
     } else {
-        log_msg(st->log, CONFIG_LEVEL_ERROR, "queue: out of memory: row %lld stays and runs "
-                "again after a restart", (long long)row_id);
+        log_msg(st->log, CONFIG_LEVEL_ERROR,
+                "queue: out of memory: row %lld stays and runs "
+                "again after a restart",
+                (long long)row_id);
     }
     pthread_mutex_unlock(&st->mu);
 }

@@ -25,9 +25,9 @@ struct store_hooks {
 
 struct store_opts {
     const struct qb_ops *ops;
-    struct qb_options qb;  /* borrowed strings */
-    unsigned hold_ms;      /* hold submits this long while the database is unreachable */
-    unsigned poll_ms;      /* claim poll interval where the backend cannot notify */
+    struct qb_options qb; /* borrowed strings */
+    unsigned hold_ms;     /* hold submits this long while the database is unreachable */
+    unsigned poll_ms;     /* claim poll interval where the backend cannot notify */
 };
 
 /* store_new: open both connections (fails if the database is unreachable at start). */

@@ -15,19 +15,19 @@ struct event;
 
 struct io_thread {
     struct server *srv;
-    int index;                  /* 0-based, for logs */
+    int index; /* 0-based, for logs */
     pthread_t tid;
     struct event_base *base;
-    int efd;                    /* eventfd: new sockets, output for our connections, stop */
+    int efd; /* eventfd: new sockets, output for our connections, stop */
     struct event *wake_ev;
-    pthread_mutex_t qlock;      /* guards the hand-off queue and stop */
-    int *queue;                 /* accepted sockets waiting to be adopted */
+    pthread_mutex_t qlock; /* guards the hand-off queue and stop */
+    int *queue;            /* accepted sockets waiting to be adopted */
     int qlen, qcap;
-    int stop;                   /* set by the main thread to end the loop */
-    struct conn *conns;         /* connections owned by this thread */
+    int stop;           /* set by the main thread to end the loop */
+    struct conn *conns; /* connections owned by this thread */
     /* core lock: */
-    struct conn *dirty;         /* connections with output to move into their write buffers */
-    int wake_pending;           /* efd already written for output */
+    struct conn *dirty; /* connections with output to move into their write buffers */
+    int wake_pending;   /* efd already written for output */
 };
 
 /* thread_new: create (not start) an I/O thread; NULL on failure with err set. */

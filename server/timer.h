@@ -13,8 +13,8 @@
 
 /* Embed in the owner; idx is TIMER_NONE when not in the heap. */
 struct timer_entry {
-    uint64_t due;  /* ms on the core's clock */
-    uint32_t idx;  /* position in the heap */
+    uint64_t due; /* ms on the core's clock */
+    uint32_t idx; /* position in the heap */
 };
 
 struct timer_heap {

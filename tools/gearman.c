@@ -43,8 +43,7 @@ write_all(int fd, const void *p, size_t n)
 }
 
 /* outf: formatted text to fd through write(2), so it interleaves exactly with raw job data. */
-static int GMAN_PRINTF(2, 3)
-outf(int fd, const char *fmt, ...)
+static int GMAN_PRINTF(2, 3) outf(int fd, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -60,17 +59,18 @@ outf(int fd, const char *fmt, ...)
 static void
 usage(int fd, const char *name)
 {
-    outf(fd, "Client mode: %s [options] [<data>]\n"
-             "Worker mode: %s -w [options] [<command> [<args> ...]]\n"
-             "\nCommon options to both client and worker modes.\n"
-             "\t-f <function> - Function name to use for jobs (can give many)\n"
-             "\t-h <host>     - Job server host (or a list: host[:port],host[:port])\n"
-             "\t-H            - Print this help menu\n"
-             "\t-v            - Print diagnostic information to stdout(false)\n"
-             "\t-p <port>     - Job server port\n"
-             "\t-t <timeout>  - Timeout in milliseconds\n"
-             "\t-i <pidfile>  - Create a pidfile for the process\n"
-             "\t-S            - Enable SSL connections (not supported)\n",
+    outf(fd,
+         "Client mode: %s [options] [<data>]\n"
+         "Worker mode: %s -w [options] [<command> [<args> ...]]\n"
+         "\nCommon options to both client and worker modes.\n"
+         "\t-f <function> - Function name to use for jobs (can give many)\n"
+         "\t-h <host>     - Job server host (or a list: host[:port],host[:port])\n"
+         "\t-H            - Print this help menu\n"
+         "\t-v            - Print diagnostic information to stdout(false)\n"
+         "\t-p <port>     - Job server port\n"
+         "\t-t <timeout>  - Timeout in milliseconds\n"
+         "\t-i <pidfile>  - Create a pidfile for the process\n"
+         "\t-S            - Enable SSL connections (not supported)\n",
          name, name);
     outf(fd, "\nClient options:\n"
              "\t-b            - Run jobs in the background(false)\n"
@@ -99,8 +99,7 @@ struct client_state {
 
 /* on_output: data/complete to stdout, warning/exception to stderr, with the -P prefix. */
 static int
-on_output(const struct client_state *st, struct gman_task *t, int fd, const void *data,
-          size_t size)
+on_output(const struct client_state *st, struct gman_task *t, int fd, const void *data, size_t size)
 {
     if (st->o->prefix && outf(fd, "%s: ", gman_task_function(t)) != 0) {
         return GMAN_ERR_IO;
@@ -128,7 +127,9 @@ on_event(struct gman_task *t, enum gman_task_event ev, const void *data, size_t 
     case GMAN_TASK_STATUS:
         gman_task_progress(t, &num, &den);
         return outf(1, "%s%s%u%% Complete\n", pre, sep,
-                    den ? (unsigned)((uint64_t)num * 100 / den) : 0u) ? GMAN_ERR_IO : 0;
+                    den ? (unsigned)((uint64_t)num * 100 / den) : 0u)
+                   ? GMAN_ERR_IO
+                   : 0;
     case GMAN_TASK_FAIL:
         st->failed = 1;
         if (gman_task_rc(t) == GMAN_ERR_WORK_FAIL) {
@@ -150,8 +151,9 @@ run_workload(struct gman_client *c, struct client_state *st, const void *data, s
     int rc = 0;
     size_t added = 0;
     for (; added < o->nfunctions && rc == 0; added++) {
-        struct gman_job_spec spec = {o->functions[added], o->unique, data, size,
-                                     (enum gman_priority)o->priority, o->background, 0};
+        struct gman_job_spec spec = {
+            o->functions[added], o->unique, data, size, (enum gman_priority)o->priority,
+            o->background,       0};
         rc = gman_client_add_task(c, &spec, NULL, &st->tasks[added], &err);
     }
     if (rc == 0) {

@@ -14,24 +14,24 @@
 struct opts_gearman {
     const char **functions; /* -f, in order (owned array, borrowed strings) */
     size_t nfunctions;
-    const char *host;       /* -h, NULL = default ("localhost" or $GEARMAN_SERVER) */
-    uint16_t port;          /* -p, 0 = default 4730 */
-    int timeout_ms;         /* -t, -1 = none */
-    const char *pidfile;    /* -i */
-    const char *unique;     /* -u */
-    long count;             /* -c, 0 = forever */
-    int priority;           /* 0 normal, 1 high (-I), 2 low (-L) */
-    int background;         /* -b */
-    int per_line;           /* -n or -N */
-    int strip_newline;      /* -N */
-    int prefix;             /* -P */
-    int suppress_input;     /* -s */
-    int verbose;            /* -v */
-    int worker;             /* -w */
-    int daemon;             /* -d */
-    int ssl;                /* -S (not supported) */
-    int help;               /* -H */
-    char **args;            /* data arguments (client) or command and its arguments (worker) */
+    const char *host;    /* -h, NULL = default ("localhost" or $GEARMAN_SERVER) */
+    uint16_t port;       /* -p, 0 = default 4730 */
+    int timeout_ms;      /* -t, -1 = none */
+    const char *pidfile; /* -i */
+    const char *unique;  /* -u */
+    long count;          /* -c, 0 = forever */
+    int priority;        /* 0 normal, 1 high (-I), 2 low (-L) */
+    int background;      /* -b */
+    int per_line;        /* -n or -N */
+    int strip_newline;   /* -N */
+    int prefix;          /* -P */
+    int suppress_input;  /* -s */
+    int verbose;         /* -v */
+    int worker;          /* -w */
+    int daemon;          /* -d */
+    int ssl;             /* -S (not supported) */
+    int help;            /* -H */
+    char **args;         /* data arguments (client) or command and its arguments (worker) */
     int nargs;
     char msg[OPTS_MSG_LEN]; /* why parsing failed */
 };
@@ -65,12 +65,12 @@ struct opts_admin_step {
 
 /* gearadmin: actions in the order given. */
 struct opts_admin {
-    const char *host;             /* -h/--host, NULL = localhost */
-    uint16_t port;                /* -p/--port, 0 = 4730 */
+    const char *host;              /* -h/--host, NULL = localhost */
+    uint16_t port;                 /* -p/--port, 0 = 4730 */
     struct opts_admin_step *steps; /* owned */
     size_t nsteps;
-    int help;                     /* --help */
-    int ssl;                      /* -S/--ssl (not supported) */
+    int help; /* --help */
+    int ssl;  /* -S/--ssl (not supported) */
     char msg[OPTS_MSG_LEN];
 };
 

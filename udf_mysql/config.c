@@ -19,13 +19,13 @@ struct config_entry {
 };
 
 struct udf_config {
-    atomic_uint refs;         /* holders; the last unref frees */
-    uint64_t gen;             /* generation, >= 1 */
-    int timeout_ms;           /* default call timeout (ms, 0 = none) */
-    int timeout_set;          /* 1 if set by gman_timeout_set (then it is written to the file) */
-    size_t n;                 /* entries */
-    struct config_entry *v;   /* the default first if set, then per-function lists */
-    char load_error[256];     /* why the file was not read in full, "" if it was */
+    atomic_uint refs;       /* holders; the last unref frees */
+    uint64_t gen;           /* generation, >= 1 */
+    int timeout_ms;         /* default call timeout (ms, 0 = none) */
+    int timeout_set;        /* 1 if set by gman_timeout_set (then it is written to the file) */
+    size_t n;               /* entries */
+    struct config_entry *v; /* the default first if set, then per-function lists */
+    char load_error[256];   /* why the file was not read in full, "" if it was */
 };
 
 /* The current settings. UDFs get no context object to hang shared state on, so this is the
@@ -163,8 +163,7 @@ config_parse_line(struct udf_config *cfg, char *line, unsigned lineno)
             f[i] = tab + 1;
         }
     }
-    if (strcmp(f[0], "timeout") == 0 && f[1] != NULL && f[2] == NULL &&
-        parse_timeout(f[1]) >= 0) {
+    if (strcmp(f[0], "timeout") == 0 && f[1] != NULL && f[2] == NULL && parse_timeout(f[1]) >= 0) {
         cfg->timeout_ms = parse_timeout(f[1]);
         cfg->timeout_set = 1;
         return 0;
@@ -195,8 +194,8 @@ config_load(void)
     FILE *fp = fopen(config_path(), "re");
     if (fp == NULL) {
         if (errno != ENOENT) {
-            snprintf(cfg->load_error, sizeof cfg->load_error, "cannot read %s: %s",
-                     config_path(), strerror(errno));
+            snprintf(cfg->load_error, sizeof cfg->load_error, "cannot read %s: %s", config_path(),
+                     strerror(errno));
         }
         return cfg;
     }
@@ -225,9 +224,10 @@ config_load(void)
 static int
 config_write(const struct udf_config *cfg, FILE *fp)
 {
-    fprintf(fp, "# %s - gearman UDF settings, written by gman_servers_set() and\n"
-                "# gman_timeout_set(ms, 'global'). Lines: timeout<TAB>ms,\n"
-                "# servers<TAB>function (empty = default)<TAB>host:port,...\n",
+    fprintf(fp,
+            "# %s - gearman UDF settings, written by gman_servers_set() and\n"
+            "# gman_timeout_set(ms, 'global'). Lines: timeout<TAB>ms,\n"
+            "# servers<TAB>function (empty = default)<TAB>host:port,...\n",
             UDF_CONFIG_FILE);
     if (cfg->timeout_set) {
         fprintf(fp, "timeout\t%d\n", cfg->timeout_ms);
@@ -271,8 +271,10 @@ config_save(const struct udf_config *cfg, struct gman_err *err)
     }
     FILE *fp = fopen(tmp, "we");
     if (fp == NULL) {
-        return gman_err_set(err, GMAN_ERR_IO, "in effect until mysqld restarts, but cannot write "
-                            "%s: %s", tmp, strerror(errno));
+        return gman_err_set(err, GMAN_ERR_IO,
+                            "in effect until mysqld restarts, but cannot write "
+                            "%s: %s",
+                            tmp, strerror(errno));
     }
     int rc = config_write(cfg, fp);
     int saved = errno;
@@ -286,8 +288,10 @@ config_save(const struct udf_config *cfg, struct gman_err *err)
     }
     if (rc != 0) {
         unlink(tmp);
-        return gman_err_set(err, GMAN_ERR_IO, "in effect until mysqld restarts, but cannot save "
-                            "%s: %s", path, strerror(saved));
+        return gman_err_set(err, GMAN_ERR_IO,
+                            "in effect until mysqld restarts, but cannot save "
+                            "%s: %s",
+                            path, strerror(saved));
     }
     sync_dir(path);
     return 0;

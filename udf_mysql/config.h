@@ -10,12 +10,12 @@
 
 #include "libgman/error.h"
 
-#define UDF_CONFIG_FILE "gearman_udf.conf" /* relative to mysqld's working dir (its datadir) */
+#define UDF_CONFIG_FILE "gearman_udf.conf"  /* relative to mysqld's working dir (its datadir) */
 #define UDF_CONFIG_ENV "GEARMAN_UDF_CONFIG" /* environment variable naming another file */
-#define UDF_CONFIG_TIMEOUT_MS 30000          /* default call timeout until one is set (ms) */
-#define UDF_CONFIG_TIMEOUT_MAX 86400000      /* longest settable timeout: one day (ms) */
-#define UDF_CONFIG_FUNCTION_MAX 512          /* longest function name (bytes) */
-#define UDF_CONFIG_SERVERS_MAX 4096          /* longest server list (bytes) */
+#define UDF_CONFIG_TIMEOUT_MS 30000         /* default call timeout until one is set (ms) */
+#define UDF_CONFIG_TIMEOUT_MAX 86400000     /* longest settable timeout: one day (ms) */
+#define UDF_CONFIG_FUNCTION_MAX 512         /* longest function name (bytes) */
+#define UDF_CONFIG_SERVERS_MAX 4096         /* longest server list (bytes) */
 
 struct udf_config;
 

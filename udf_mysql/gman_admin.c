@@ -20,15 +20,13 @@ UDF_EXPORT void gman_servers_set_deinit(UDF_INIT *initid);
 UDF_EXPORT char *gman_servers_set(UDF_INIT *initid, UDF_ARGS *args, char *result,
                                   unsigned long *length, char *is_null, char *error);
 UDF_EXPORT my_bool gman_timeout_set_init(UDF_INIT *initid, UDF_ARGS *args, char *message);
-UDF_EXPORT long long gman_timeout_set(UDF_INIT *initid, UDF_ARGS *args, char *is_null,
-                                      char *error);
+UDF_EXPORT long long gman_timeout_set(UDF_INIT *initid, UDF_ARGS *args, char *is_null, char *error);
 UDF_EXPORT my_bool gman_last_error_init(UDF_INIT *initid, UDF_ARGS *args, char *message);
 UDF_EXPORT void gman_last_error_deinit(UDF_INIT *initid);
 UDF_EXPORT char *gman_last_error(UDF_INIT *initid, UDF_ARGS *args, char *result,
                                  unsigned long *length, char *is_null, char *error);
 UDF_EXPORT my_bool gman_error_count_init(UDF_INIT *initid, UDF_ARGS *args, char *message);
-UDF_EXPORT long long gman_error_count(UDF_INIT *initid, UDF_ARGS *args, char *is_null,
-                                      char *error);
+UDF_EXPORT long long gman_error_count(UDF_INIT *initid, UDF_ARGS *args, char *is_null, char *error);
 UDF_EXPORT my_bool gman_clear_errors_init(UDF_INIT *initid, UDF_ARGS *args, char *message);
 UDF_EXPORT long long gman_clear_errors(UDF_INIT *initid, UDF_ARGS *args, char *is_null,
                                        char *error);
@@ -107,8 +105,7 @@ gman_servers_set(UDF_INIT *initid, UDF_ARGS *args, char *result, unsigned long *
 my_bool
 gman_timeout_set_init(UDF_INIT *initid, UDF_ARGS *args, char *message)
 {
-    if (udf_args_setup(args, 1, 2, "gman_timeout_set(ms [, 'session' | 'global'])",
-                       message) != 0) {
+    if (udf_args_setup(args, 1, 2, "gman_timeout_set(ms [, 'session' | 'global'])", message) != 0) {
         return 1;
     }
     initid->maybe_null = 1;
@@ -132,8 +129,10 @@ timeout_value(const UDF_ARGS *args, int *ms, struct gman_err *err)
     long v = rc == 0 ? strtol(text, &end, 10) : -1;
     if (rc == 0 && (end == text || *end != '\0' || errno != 0 || v < 0 ||
                     v > UDF_CONFIG_TIMEOUT_MAX || !isdigit((unsigned char)text[0]))) {
-        rc = gman_err_set(err, GMAN_ERR_INVALID, "timeout must be a whole number of ms from 0 "
-                          "(none) to %d", UDF_CONFIG_TIMEOUT_MAX);
+        rc = gman_err_set(err, GMAN_ERR_INVALID,
+                          "timeout must be a whole number of ms from 0 "
+                          "(none) to %d",
+                          UDF_CONFIG_TIMEOUT_MAX);
     }
     *ms = (int)v;
     return rc;

@@ -22,15 +22,15 @@
 
 /* The aggregate's state for one call site (initid->ptr). */
 struct sum {
-    struct udf_client **held;    /* clients checked out for this statement, one per list */
+    struct udf_client **held; /* clients checked out for this statement, one per list */
     size_t nheld, capheld;
-    struct gman_task **tasks;    /* this group's jobs; a task's context is its row number */
+    struct gman_task **tasks; /* this group's jobs; a task's context is its row number */
     size_t ntasks, captasks;
-    unsigned long row;           /* rows added to this group */
-    unsigned long bad;           /* rows refused before they became jobs */
-    unsigned long first_row;     /* lowest failed row so far (0 = none) */
+    unsigned long row;                   /* rows added to this group */
+    unsigned long bad;                   /* rows refused before they became jobs */
+    unsigned long first_row;             /* lowest failed row so far (0 = none) */
     char first_msg[UDF_SESSION_ERR_LEN]; /* its message */
-    int tainted;                 /* a run was cut short: close the clients, not reuse them */
+    int tainted; /* a run was cut short: close the clients, not reuse them */
 };
 
 UDF_EXPORT my_bool gman_sum_init(UDF_INIT *initid, UDF_ARGS *args, char *message);
@@ -166,8 +166,8 @@ client_for(struct sum *st, struct udf_session *s, const char *function, struct g
 
 /* queue_row: turn this row into a queued job; 0, 1 (skipped: NULL workload) or an error. */
 static int
-queue_row(struct sum *st, struct udf_session *s, const UDF_ARGS *args, char *function,
-          char *unique, struct gman_err *err)
+queue_row(struct sum *st, struct udf_session *s, const UDF_ARGS *args, char *function, char *unique,
+          struct gman_err *err)
 {
     if (udf_args_is_null(args, 0) || args->lengths[0] == 0) {
         return gman_err_set(err, GMAN_ERR_INVALID, "function name is NULL or empty");
@@ -191,8 +191,8 @@ queue_row(struct sum *st, struct udf_session *s, const UDF_ARGS *args, char *fun
         return gman_err_set(err, GMAN_ERR_NOMEM, "out of memory");
     }
     st->tasks = tasks;
-    struct gman_job_spec spec = {function, unique, args->args[1], args->lengths[1],
-                                 GMAN_PRIORITY_NORMAL, 0, 0};
+    struct gman_job_spec spec = {
+        function, unique, args->args[1], args->lengths[1], GMAN_PRIORITY_NORMAL, 0, 0};
     struct gman_task *t;
     rc = gman_client_add_task(uc->gc, &spec, (void *)(uintptr_t)st->row, &t, err);
     if (rc == 0) {
@@ -303,8 +303,7 @@ gman_sum(UDF_INIT *initid, UDF_ARGS *args, char *is_null, char *error)
             open += !gman_task_is_done(st->tasks[i]);
         }
         st->tainted = 1;
-        udf_session_fail(s, "gman_sum: %s (%zu of %zu jobs unfinished)", err.msg, open,
-                         st->ntasks);
+        udf_session_fail(s, "gman_sum: %s (%zu of %zu jobs unfinished)", err.msg, open, st->ntasks);
         return 0;
     }
     unsigned long failed = st->bad + add_results(st, &total);

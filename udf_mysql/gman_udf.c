@@ -19,12 +19,12 @@
 
 /* One call site of a statement (initid->ptr): allocated by *_init, freed by *_deinit. */
 struct call {
-    const char *name;            /* SQL name, for messages */
+    const char *name; /* SQL name, for messages */
     enum gman_priority priority;
-    int background;              /* 1: return the handle at JOB_CREATED */
-    unsigned long row;           /* rows evaluated so far */
-    char *buf;                   /* result storage beyond mysqld's 255 bytes */
-    size_t cap;                  /* bytes at buf */
+    int background;    /* 1: return the handle at JOB_CREATED */
+    unsigned long row; /* rows evaluated so far */
+    char *buf;         /* result storage beyond mysqld's 255 bytes */
+    size_t cap;        /* bytes at buf */
 };
 
 /* call_init: the shared *_init: (function, workload [, unique]), all passed as strings. */
@@ -123,8 +123,8 @@ static int
 submit(struct udf_session *s, struct call *cl, struct udf_client *uc, const UDF_ARGS *args,
        const char *function, const char *unique, struct gman_task **t, struct gman_err *err)
 {
-    struct gman_job_spec spec = {function, unique, args->args[1], args->lengths[1],
-                                 cl->priority, cl->background, 0};
+    struct gman_job_spec spec = {
+        function, unique, args->args[1], args->lengths[1], cl->priority, cl->background, 0};
     int rc = gman_client_add_task(uc->gc, &spec, NULL, t, err);
     if (rc == 0) {
         rc = udf_job_run_task(uc->gc, *t, udf_session_timeout(s), err);
@@ -187,18 +187,17 @@ UDF_EXPORT char *gman_do(UDF_INIT *initid, UDF_ARGS *args, char *result, unsigne
                          char *is_null, char *error);
 UDF_EXPORT my_bool gman_do_high_init(UDF_INIT *initid, UDF_ARGS *args, char *message);
 UDF_EXPORT void gman_do_high_deinit(UDF_INIT *initid);
-UDF_EXPORT char *gman_do_high(UDF_INIT *initid, UDF_ARGS *args, char *result,
-                              unsigned long *length, char *is_null, char *error);
+UDF_EXPORT char *gman_do_high(UDF_INIT *initid, UDF_ARGS *args, char *result, unsigned long *length,
+                              char *is_null, char *error);
 UDF_EXPORT my_bool gman_do_low_init(UDF_INIT *initid, UDF_ARGS *args, char *message);
 UDF_EXPORT void gman_do_low_deinit(UDF_INIT *initid);
-UDF_EXPORT char *gman_do_low(UDF_INIT *initid, UDF_ARGS *args, char *result,
-                             unsigned long *length, char *is_null, char *error);
+UDF_EXPORT char *gman_do_low(UDF_INIT *initid, UDF_ARGS *args, char *result, unsigned long *length,
+                             char *is_null, char *error);
 UDF_EXPORT my_bool gman_do_background_init(UDF_INIT *initid, UDF_ARGS *args, char *message);
 UDF_EXPORT void gman_do_background_deinit(UDF_INIT *initid);
 UDF_EXPORT char *gman_do_background(UDF_INIT *initid, UDF_ARGS *args, char *result,
                                     unsigned long *length, char *is_null, char *error);
-UDF_EXPORT my_bool gman_do_high_background_init(UDF_INIT *initid, UDF_ARGS *args,
-                                                char *message);
+UDF_EXPORT my_bool gman_do_high_background_init(UDF_INIT *initid, UDF_ARGS *args, char *message);
 UDF_EXPORT void gman_do_high_background_deinit(UDF_INIT *initid);
 UDF_EXPORT char *gman_do_high_background(UDF_INIT *initid, UDF_ARGS *args, char *result,
                                          unsigned long *length, char *is_null, char *error);
@@ -239,8 +238,8 @@ gman_do_high_deinit(UDF_INIT *initid)
 }
 
 char *
-gman_do_high(UDF_INIT *initid, UDF_ARGS *args, char *result, unsigned long *length,
-             char *is_null, char *error)
+gman_do_high(UDF_INIT *initid, UDF_ARGS *args, char *result, unsigned long *length, char *is_null,
+             char *error)
 {
     return call_row(initid, args, result, length, is_null, error);
 }

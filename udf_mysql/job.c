@@ -9,8 +9,8 @@
 
 #include "udf_mysql/thd.h"
 
-#define JOB_SLICE_MS 250       /* longest wait between checks for KILL (ms) */
-#define JOB_SLICE_MANY_MS 20   /* wait per client when several take turns (ms) */
+#define JOB_SLICE_MS 250     /* longest wait between checks for KILL (ms) */
+#define JOB_SLICE_MANY_MS 20 /* wait per client when several take turns (ms) */
 
 static int64_t
 now_ms(void)
@@ -60,8 +60,7 @@ deadline_of(int timeout_ms)
 }
 
 int
-udf_job_run_task(struct gman_client *c, struct gman_task *t, int timeout_ms,
-                 struct gman_err *err)
+udf_job_run_task(struct gman_client *c, struct gman_task *t, int timeout_ms, struct gman_err *err)
 {
     int64_t deadline = deadline_of(timeout_ms);
     for (;;) {

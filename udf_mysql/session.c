@@ -10,18 +10,18 @@
 #include "udf_mysql/thd.h"
 
 struct udf_session {
-    unsigned long conn_id;        /* CONNECTION_ID() the settings below belong to */
-    int conn_known;               /* 0 when mysqld does not tell (then: per thread) */
-    int timeout_ms;               /* this connection's timeout (ms), -1 = the global default */
-    struct udf_config *cfg;       /* settings snapshot (a reference) */
-    struct udf_client *idle;      /* clients not lent out, one per server list */
-    unsigned long long errors;    /* errors recorded */
-    int has_error;                /* last_error is set */
+    unsigned long conn_id;     /* CONNECTION_ID() the settings below belong to */
+    int conn_known;            /* 0 when mysqld does not tell (then: per thread) */
+    int timeout_ms;            /* this connection's timeout (ms), -1 = the global default */
+    struct udf_config *cfg;    /* settings snapshot (a reference) */
+    struct udf_client *idle;   /* clients not lent out, one per server list */
+    unsigned long long errors; /* errors recorded */
+    int has_error;             /* last_error is set */
     char last_error[UDF_SESSION_ERR_LEN];
 };
 
-static pthread_key_t session_key;   /* written once under session_once */
-static int session_key_ok;          /* 1 if session_key was created */
+static pthread_key_t session_key; /* written once under session_once */
+static int session_key_ok;        /* 1 if session_key was created */
 static pthread_once_t session_once = PTHREAD_ONCE_INIT;
 
 static void

@@ -25,10 +25,10 @@
 #define FIXTURE_DEBIAN_GEARMAND "/usr/sbin/gearmand"
 
 struct fixture_server {
-    pid_t pid;      /* 0 when not running */
-    uint16_t port;  /* 127.0.0.1 port */
-    char addr[32];  /* "127.0.0.1:PORT" */
-    char dir[64];   /* temp dir holding log, pid file, stderr */
+    pid_t pid;     /* 0 when not running */
+    uint16_t port; /* 127.0.0.1 port */
+    char addr[32]; /* "127.0.0.1:PORT" */
+    char dir[64];  /* temp dir holding log, pid file, stderr */
 };
 
 /* fixture_sleep_ms: nanosleep wrapper. */

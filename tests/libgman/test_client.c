@@ -19,9 +19,9 @@
 #define NWORKERS 2 /* worker threads per group */
 
 struct env {
-    struct fixture_server srv[2];         /* srv[1] only in the failover group */
+    struct fixture_server srv[2]; /* srv[1] only in the failover group */
     size_t nsrv;
-    char servers[80];                     /* list given to clients and workers */
+    char servers[80]; /* list given to clients and workers */
     struct gman_worker *w[NWORKERS];
     pthread_t th[NWORKERS];
 };
@@ -278,8 +278,7 @@ struct events {
 };
 
 static int
-record_event(struct gman_task *t, enum gman_task_event ev, const void *data, size_t size,
-             void *ctx)
+record_event(struct gman_task *t, enum gman_task_event ev, const void *data, size_t size, void *ctx)
 {
     struct events *r = ctx;
     static const char tag[] = "CDWSXFE";
@@ -342,7 +341,7 @@ test_many_tasks_concurrently(void **state)
     for (int i = 0; i < N; i++) {
         snprintf(data[i], sizeof data[i], "job-%d", i);
         struct gman_job_spec spec = {i % 7 == 0 ? "slow" : "rev", NULL, data[i], strlen(data[i]),
-                                     (enum gman_priority)(i % 3), 0, 0};
+                                     (enum gman_priority)(i % 3), 0,    0};
         if (i % 7 == 0) {
             spec.data = "fast", spec.size = 4;
         }
@@ -421,13 +420,15 @@ test_background_and_status(void **state)
     struct gman_err err = {0, ""};
     for (int p = 0; p < 3; p++) {
         assert_int_equal(gman_client_do_background(c, "rev", NULL, "bg", 2, (enum gman_priority)p,
-                                                   0, h, sizeof h, &err), 0);
+                                                   0, h, sizeof h, &err),
+                         0);
         assert_true(strncmp(h, "H:", 2) == 0);
         wait_unknown(c, h);
     }
     /* no worker for "idle_fn": the job waits, known and not running */
-    assert_int_equal(gman_client_do_background(c, "idle_fn", "idle-key", "x", 1,
-                                               GMAN_PRIORITY_LOW, 0, h, sizeof h, &err), 0);
+    assert_int_equal(gman_client_do_background(c, "idle_fn", "idle-key", "x", 1, GMAN_PRIORITY_LOW,
+                                               0, h, sizeof h, &err),
+                     0);
     assert_int_equal(gman_client_status(c, h, &st, &err), 0);
     assert_int_equal(st.known, 1);
     assert_int_equal(st.running, 0);
@@ -440,8 +441,9 @@ test_background_and_status(void **state)
     assert_int_equal(st.known, 0);
     /* the same background unique returns the same handle */
     char h2[GMAN_HANDLE_MAX];
-    assert_int_equal(gman_client_do_background(c, "idle_fn", "idle-key", "x", 1,
-                                               GMAN_PRIORITY_LOW, 0, h2, sizeof h2, &err), 0);
+    assert_int_equal(gman_client_do_background(c, "idle_fn", "idle-key", "x", 1, GMAN_PRIORITY_LOW,
+                                               0, h2, sizeof h2, &err),
+                     0);
     assert_string_equal(h, h2);
     gman_client_free(c);
 }
@@ -455,14 +457,13 @@ test_epoch_jobs(void **state)
     struct gman_job_status st;
     struct gman_err err = {0, ""};
     int64_t later = (int64_t)time(NULL) + 3600;
-    assert_int_equal(gman_client_do_background(c, "epoch_fn", NULL, "e", 1, 0, later, h, sizeof h,
-                                               &err), 0);
+    assert_int_equal(
+        gman_client_do_background(c, "epoch_fn", NULL, "e", 1, 0, later, h, sizeof h, &err), 0);
     assert_int_equal(gman_client_status(c, h, &st, &err), 0);
     assert_int_equal(st.known, 1);
     assert_int_equal(st.running, 0);
     /* a time in the past runs now */
-    assert_int_equal(gman_client_do_background(c, "rev", NULL, "e", 1, 0, 1, h, sizeof h, &err),
-                     0);
+    assert_int_equal(gman_client_do_background(c, "rev", NULL, "e", 1, 0, 1, h, sizeof h, &err), 0);
     wait_unknown(c, h);
     gman_client_free(c);
 }

@@ -56,8 +56,8 @@ static void
 test_parse_servers_bad(void **state)
 {
     (void)state;
-    const char *bad[] = {"", ",", " , ", "a:", "a:0", "a:65536", "a:x", "a:1x", ":80", "[::1",
-                         "[]:1", "[::1]x", "[::1]:", "a:123456"};
+    const char *bad[] = {"",     ",",   " , ",  "a:",   "a:0",    "a:65536", "a:x",
+                         "a:1x", ":80", "[::1", "[]:1", "[::1]x", "[::1]:",  "a:123456"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct gman_server *v = NULL;
         size_t n = 0;
@@ -198,8 +198,7 @@ test_poll_wake_fd(void **state)
     (void)state;
     int p[2];
     assert_int_equal(pipe(p), 0);
-    assert_int_equal(gman_conn_poll(NULL, 0, gman_conn_deadline(50), p[0], NULL),
-                     GMAN_ERR_TIMEOUT);
+    assert_int_equal(gman_conn_poll(NULL, 0, gman_conn_deadline(50), p[0], NULL), GMAN_ERR_TIMEOUT);
     assert_int_equal(write(p[1], "x", 1), 1);
     assert_int_equal(gman_conn_poll(NULL, 0, -1, p[0], NULL), 1);
     assert_int_equal(gman_conn_poll(NULL, 0, -1, -1, NULL), GMAN_ERR_CLOSED);

@@ -214,7 +214,9 @@ test_split_missing_separators(void **state)
     gman_buf_destroy(&b);
 
     /* the separator search stays inside the payload even when later bytes hold a NUL */
-    static const uint8_t two[] = "\0REQ\0\0\0\x17\0\0\0\x01" "f" "\0REQ\0\0\0\x09\0\0\0\0";
+    static const uint8_t two[] = "\0REQ\0\0\0\x17\0\0\0\x01"
+                                 "f"
+                                 "\0REQ\0\0\0\x09\0\0\0\0";
     assert_int_equal(gman_packet_parse(two, sizeof two - 1, LIMIT, &pkt, NULL), 13);
     assert_int_equal(gman_packet_split(&pkt, 2, NULL), GMAN_ERR_BAD_ARGS);
 }
@@ -285,7 +287,13 @@ test_split_counts(void **state)
     gman_buf_destroy(&b);
 
     /* the maximum: SUBMIT_JOB_SCHED's eight */
-    frame(&b, &pkt, GMAN_CMD_SUBMIT_JOB_SCHED, LIT("f\0u\0" "1\0" "2\0" "3\0" "4\0" "5\0d\0d"));
+    frame(&b, &pkt, GMAN_CMD_SUBMIT_JOB_SCHED,
+          LIT("f\0u\0"
+              "1\0"
+              "2\0"
+              "3\0"
+              "4\0"
+              "5\0d\0d"));
     assert_int_equal(gman_packet_split_known(&pkt, NULL), 0);
     assert_int_equal(pkt.argc, 8);
     assert_arg(&pkt, 6, LIT("5"));
@@ -300,7 +308,10 @@ test_split_known_by_table(void **state)
     struct gman_buf b;
     struct gman_packet pkt;
     struct gman_err err = {0};
-    frame(&b, &pkt, GMAN_CMD_WORK_STATUS, LIT("H:x:1\0" "3\0" "10"));
+    frame(&b, &pkt, GMAN_CMD_WORK_STATUS,
+          LIT("H:x:1\0"
+              "3\0"
+              "10"));
     assert_int_equal(gman_packet_split_known(&pkt, NULL), 0);
     assert_int_equal(pkt.argc, 3);
     assert_arg(&pkt, 2, LIT("10"));
@@ -313,7 +324,9 @@ test_split_known_by_table(void **state)
     assert_arg(&pkt, 4, LIT("data"));
     gman_buf_destroy(&b);
 
-    frame(&b, &pkt, GMAN_CMD_SUBMIT_JOB_EPOCH, LIT("f\0u\0" "99"));
+    frame(&b, &pkt, GMAN_CMD_SUBMIT_JOB_EPOCH,
+          LIT("f\0u\0"
+              "99"));
     assert_int_equal(gman_packet_split_known(&pkt, &err), GMAN_ERR_BAD_ARGS);
     gman_buf_destroy(&b);
 

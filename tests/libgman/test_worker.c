@@ -19,7 +19,7 @@
 #include "tests/libgman/fixture.h"
 
 struct env {
-    const char *bin;             /* gearmand under test */
+    const char *bin; /* gearmand under test */
     struct fixture_server srv[2];
 };
 
@@ -169,8 +169,8 @@ submit_bg(const struct fixture_server *srv, const char *function, const char *un
     struct gman_err err = {0, ""};
     assert_int_equal(gman_client_add_servers(c, srv->addr, 0, &err), 0);
     gman_client_set_timeout(c, 5000);
-    int rc = gman_client_do_background(c, function, unique, data, strlen(data), 0, 0, NULL, 0,
-                                       &err);
+    int rc =
+        gman_client_do_background(c, function, unique, data, strlen(data), 0, 0, NULL, 0, &err);
     if (rc != 0) {
         fail_msg("submit: %s", err.msg);
     }

@@ -115,8 +115,7 @@ test_add_replay_exact(void **state)
     struct qb *q = contract_open("contract-a", "qb_contract_exact");
     static const uint8_t bin[] = {0, 1, 2, 0, 255, 'x', 0};
     struct qb_row rows[4] = {
-        row_make("low-f", "u1", "low", 3, 2, 0),
-        row_make("bin-f", "", bin, sizeof bin, 1, 0),
+        row_make("low-f", "u1", "low", 3, 2, 0), row_make("bin-f", "", bin, sizeof bin, 1, 0),
         row_make("high-f", "key-2", "high", 4, 0, 0),
         row_make("late-f", "u3", "", 0, 1, 4102444800LL), /* 2100-01-01: past 2038 */
     };
@@ -219,7 +218,7 @@ test_big_batch(void **state)
     struct qb *q = contract_open("contract-d", "qb_contract_batch");
     enum { N = 5000 };
     struct qb_row *rows = calloc(N, sizeof *rows);
-    char (*keys)[16] = calloc(N, 16);
+    char(*keys)[16] = calloc(N, 16);
     assert_non_null(rows);
     assert_non_null(keys);
     for (int i = 0; i < N; i++) {
@@ -299,12 +298,9 @@ main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_replay_exact),
-        cmocka_unit_test(test_remove_some_and_unknown),
-        cmocka_unit_test(test_persist_and_owner),
-        cmocka_unit_test(test_big_batch),
-        cmocka_unit_test(test_reject_one_row),
-        cmocka_unit_test(test_claim_nothing),
+        cmocka_unit_test(test_add_replay_exact),  cmocka_unit_test(test_remove_some_and_unknown),
+        cmocka_unit_test(test_persist_and_owner), cmocka_unit_test(test_big_batch),
+        cmocka_unit_test(test_reject_one_row),    cmocka_unit_test(test_claim_nothing),
     };
     return cmocka_run_group_tests_name(name, tests, NULL, NULL);
 }

@@ -29,8 +29,8 @@ struct got {
     int64_t *ids;
     int *prio;
     size_t n, cap;
-    size_t stop_at;     /* stop (return 1) after this many rows; 0 = never */
-    uint64_t data_sum;  /* sum of all payload bytes seen */
+    size_t stop_at;    /* stop (return 1) after this many rows; 0 = never */
+    uint64_t data_sum; /* sum of all payload bytes seen */
 };
 
 static struct qb_options
@@ -462,7 +462,8 @@ test_names_literal(void **state)
     assert_int_equal(qb_mysql_ops.add(q, &row, 1, &err), 0);
     assert_int_equal(raw_int(m, "SELECT COUNT(*) FROM `we``ird ta;ble' \"x` WHERE function_name = "
                                 "'f''); DROP TABLE my_canary; -- `' AND unique_key = "
-                                "'u'' OR ''1''=''1\\\\'"), 1);
+                                "'u'' OR ''1''=''1\\\\'"),
+                     1);
     assert_int_equal(raw_int(m, "SELECT COUNT(*) FROM my_canary"), 0);
     qb_mysql_ops.close(q);
     q = my_open("names", "my other.q`q");
@@ -515,7 +516,8 @@ test_refused_tables(void **state)
     expect_open_fails("my_badgm", "priority outside 0-2");
     assert_int_equal(raw_int(m, "SELECT COUNT(*) FROM my_badgm"), 2);
     assert_int_equal(raw_int(m, "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
-                                "TABLE_NAME LIKE 'my\\_badgm\\_%'"), 0);
+                                "TABLE_NAME LIKE 'my\\_badgm\\_%'"),
+                     0);
     raw_exec(m, "DROP TABLE my_alien, my_half, my_badgm");
     mysql_close(m);
 }
@@ -616,8 +618,9 @@ tool_bench(struct qb *q, long rows, long batch, long payload)
     }
     double t3 = now_s();
     printf("rows=%ld batch=%ld payload=%ld add=%.0f rows/s (%.2f s) replay=%zu rows in %.2f s "
-           "(maxrss %ld MiB) remove=%.0f rows/s\n", rows, batch, payload, rows / (t1 - t0),
-           t1 - t0, g.n, t2 - t1, ru.ru_maxrss / 1024, rows / (t3 - t2));
+           "(maxrss %ld MiB) remove=%.0f rows/s\n",
+           rows, batch, payload, rows / (t1 - t0), t1 - t0, g.n, t2 - t1, ru.ru_maxrss / 1024,
+           rows / (t3 - t2));
     got_free(&g);
     free(data);
     free(r);
@@ -647,7 +650,7 @@ retry_wait(long *streak, const struct gman_err *err)
 static int
 tool_soak(struct qb *q, long rows, long batch)
 {
-    char (*keys)[24] = calloc((size_t)batch, 24);
+    char(*keys)[24] = calloc((size_t)batch, 24);
     struct qb_row *r = calloc((size_t)batch, sizeof *r);
     struct gman_err err = {0, ""};
     long failures = 0, streak = 0;
@@ -780,10 +783,10 @@ main(int argc, char **argv)
         return tool(argc, argv);
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_packet_limit),    cmocka_unit_test(test_row_isolation),
-        cmocka_unit_test(test_reconnect),       cmocka_unit_test(test_claim_order_stop),
+        cmocka_unit_test(test_packet_limit),     cmocka_unit_test(test_row_isolation),
+        cmocka_unit_test(test_reconnect),        cmocka_unit_test(test_claim_order_stop),
         cmocka_unit_test(test_claim_concurrent), cmocka_unit_test(test_replay_pages),
-        cmocka_unit_test(test_names_literal),   cmocka_unit_test(test_refused_tables),
+        cmocka_unit_test(test_names_literal),    cmocka_unit_test(test_refused_tables),
         cmocka_unit_test(test_empty_calls),
     };
     return cmocka_run_group_tests_name("mysql", tests, NULL, NULL);

@@ -43,7 +43,7 @@ static int
 psql_spawn(const char *sql, char *out, size_t n, int background)
 {
     const char *bin = getenv("QB_PSQL") != NULL ? getenv("QB_PSQL") : "psql";
-    char *argv[] = {(char *)bin, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d",
+    char *argv[] = {(char *)bin,        "-X", "-q",        "-At", "-v", "ON_ERROR_STOP=1", "-d",
                     (char *)conninfo(), "-c", (char *)sql, NULL};
     int fd[2];
     assert_int_equal(pipe(fd), 0);
@@ -84,7 +84,8 @@ psql_file(const char *path, const char *table)
     const char *bin = getenv("QB_PSQL") != NULL ? getenv("QB_PSQL") : "psql";
     char var[256];
     snprintf(var, sizeof var, "qb_table=%s", table);
-    char *argv[] = {(char *)bin, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", var, "-d",
+    char *argv[] = {(char *)bin,        "-X", "-q",         "-v",
+                    "ON_ERROR_STOP=1",  "-v", var,          "-d",
                     (char *)conninfo(), "-f", (char *)path, NULL};
     pid_t pid;
     int st = 0;
@@ -290,7 +291,8 @@ test_wait_notify(void **state)
     assert_int_equal(claim_all(q, g), 1);
     /* blocked in wait, woken by a commit 0.5 s later */
     int pid = psql_spawn("SELECT pg_sleep(0.5); INSERT INTO pg_wait_q (function_name) VALUES "
-                         "('later')", NULL, 0, 1);
+                         "('later')",
+                         NULL, 0, 1);
     t0 = now_s();
     assert_int_equal(ops->wait(q, 10000, &err), 1);
     double dt = now_s() - t0;
@@ -370,8 +372,8 @@ test_foreign_tables_refused(void **state)
     assert_int_equal(open_err("\"unterminated", &err), GMAN_ERR_INVALID);
     assert_int_equal(open_err("s.", &err), GMAN_ERR_INVALID);
     assert_int_equal(open_err("\"\"", &err), GMAN_ERR_INVALID);
-    struct qb_options o = {"host=127.0.0.1 port=1 connect_timeout=2", "q", NULL, 0, NULL, NULL,
-                           NULL, "t-err"};
+    struct qb_options o = {
+        "host=127.0.0.1 port=1 connect_timeout=2", "q", NULL, 0, NULL, NULL, NULL, "t-err"};
     struct qb *q = NULL;
     assert_int_equal(ops->open(&o, &q, &err), GMAN_ERR_CONNECT);
     assert_non_null(strstr(err.msg, "postgres: could not connect"));
@@ -476,12 +478,12 @@ test_refused_rows_isolated(void **state)
     char big_lie[1] = {0};
     struct qb_row rows[7] = {
         mkrow("good-1", "", "a", 1, 1, 0),
-        mkrow(bad_utf8, "", "b", 1, 1, 0),       /* refused by the database */
+        mkrow(bad_utf8, "", "b", 1, 1, 0), /* refused by the database */
         mkrow("good-2", "", "c", 1, 2, 0),
-        mkrow("good-3", "", "d", 1, 9, 0),       /* priority out of range */
-        mkrow("good-4", "", big_lie, 1, 1, 0),   /* claims 2 GiB: too large */
+        mkrow("good-3", "", "d", 1, 9, 0),     /* priority out of range */
+        mkrow("good-4", "", big_lie, 1, 1, 0), /* claims 2 GiB: too large */
         mkrow("good-5", "", "e", 1, 1, 0),
-        mkrow("nul", "", "f", 1, 1, 0),          /* NUL in the unique key */
+        mkrow("nul", "", "f", 1, 1, 0), /* NUL in the unique key */
     };
     rows[4].data_len = (size_t)2 << 30;
     rows[6].unique = nul_key;
@@ -718,7 +720,8 @@ test_reconnect_after_terminate(void **state)
     struct qb_row row = mkrow("before", "", "1", 1, 1, 0);
     assert_int_equal(ops->add(q, &row, 1, &err), 0);
     assert_int_equal(psql_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                               " WHERE application_name = 'qb_test_term'"), 1);
+                               " WHERE application_name = 'qb_test_term'"),
+                     1);
     usleep(200 * 1000);
     row = mkrow("after", "", "2", 1, 1, 0);
     int rc = ops->add(q, &row, 1, &err);
@@ -899,7 +902,8 @@ test_crash_during_claims(void **state)
     assert_int_equal(dups, 0);
     assert_int_equal(seen[0], ROWS); /* every row delivered once: none claimed and lost */
     assert_int_equal(psql_long("SELECT count(*) FROM pg_crash_claim WHERE claimed_by ="
-                               " 't-crash-claim'"), ROWS);
+                               " 't-crash-claim'"),
+                     ROWS);
     free(seen);
     ops->close(q);
 }

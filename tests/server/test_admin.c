@@ -170,8 +170,7 @@ expect_list(struct fx *f, const char *line, const char **rows, size_t n)
 }
 
 static struct job *
-submit(struct fx *f, struct sess *client, const char *func, const char *uniq, unsigned prio,
-       int bg)
+submit(struct fx *f, struct sess *client, const char *func, const char *uniq, unsigned prio, int bg)
 {
     struct core_submit sub = {0};
     sub.func = func;
@@ -253,12 +252,12 @@ test_workers(void **state)
     can_do(f, w, "f1");
     w->client_id = strdup("my worker id");
     fx_sess(f, 38);
-    const char *rows[] = {"7 127.0.0.1 - :", "38 127.0.0.1 - :",
-                          "39 127.0.0.1 my worker id : f1 f3 f2"};
+    const char *rows[] = {
+        "7 127.0.0.1 - :", "38 127.0.0.1 - :", "39 127.0.0.1 my worker id : f1 f3 f2"};
     expect_list(f, "workers", rows, 3);
     core_cant_do(f->c, w, "f3", 2);
-    const char *rows2[] = {"7 127.0.0.1 - :", "38 127.0.0.1 - :",
-                           "39 127.0.0.1 my worker id : f1 f2"};
+    const char *rows2[] = {
+        "7 127.0.0.1 - :", "38 127.0.0.1 - :", "39 127.0.0.1 my worker id : f1 f2"};
     expect_list(f, "workers", rows2, 3);
 }
 
@@ -505,18 +504,10 @@ main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_status),
-        T(test_prioritystatus),
-        T(test_workers),
-        T(test_show_jobs),
-        T(test_show_unique_jobs),
-        T(test_maxqueue),
-        T(test_cancel_job),
-        T(test_create_drop_function),
-        T(test_info_commands),
-        T(test_unknown_commands),
-        T(test_word_limit),
-        T(test_line_is_bounded),
+        T(test_status),           T(test_prioritystatus),       T(test_workers),
+        T(test_show_jobs),        T(test_show_unique_jobs),     T(test_maxqueue),
+        T(test_cancel_job),       T(test_create_drop_function), T(test_info_commands),
+        T(test_unknown_commands), T(test_word_limit),           T(test_line_is_bounded),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

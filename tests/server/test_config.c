@@ -64,8 +64,8 @@ expect_err(const char *needle, ...)
     rc = config_parse(&cfg, argc, argv, NULL, &err);
     config_destroy(&cfg);
     if (rc != GMAN_ERR_INVALID || strstr(err.msg, needle) == NULL) {
-        fail_msg("args from '%s': rc %d, message '%s', expected '%s'", argc > 2 ? argv[2] : "",
-                 rc, err.msg, needle);
+        fail_msg("args from '%s': rc %d, message '%s', expected '%s'", argc > 2 ? argv[2] : "", rc,
+                 err.msg, needle);
     }
 }
 
@@ -246,9 +246,9 @@ test_short_separate(void **state)
 {
     struct config *cfg = *state;
     struct gman_err err = {0};
-    int rc = PARSE(cfg, &err, "-p", "4733", "-b", "16", "-t", "3", "-L", "0.0.0.0", "-l",
-                   "/tmp/log", "-P", "/tmp/pid", "-q", "mysql", "-u", "daemon", "-f", "2048", "-j",
-                   "5", "-w", "4");
+    int rc =
+        PARSE(cfg, &err, "-p", "4733", "-b", "16", "-t", "3", "-L", "0.0.0.0", "-l", "/tmp/log",
+              "-P", "/tmp/pid", "-q", "mysql", "-u", "daemon", "-f", "2048", "-j", "5", "-w", "4");
     assert_int_equal(rc, 0);
     assert_int_equal(cfg->port, 4733);
     assert_int_equal(cfg->backlog, 16);
@@ -391,7 +391,7 @@ test_actions(void **state)
     parse_action("-V", NULL, CONFIG_VERSION);
     parse_action("--version", NULL, CONFIG_VERSION);
     parse_action("--check-args", NULL, CONFIG_CHECK_ARGS);
-    parse_action("-V", "-h", CONFIG_HELP);         /* gearmand checks help before version */
+    parse_action("-V", "-h", CONFIG_HELP);                 /* gearmand checks help before version */
     parse_action("-h", "--check-args", CONFIG_CHECK_ARGS); /* and check-args first */
     EXPECT_ERR("unrecognised option '--bogus'", "-h", "--bogus");
     EXPECT_ERR("'--help' does not take", "--help=1");
@@ -647,15 +647,48 @@ static void
 test_usage_lists_every_option(void **state)
 {
     static const char *const names[] = {
-        "-b, --backlog", "-d, --daemon", "--exceptions", "-f, --file-descriptors", "-h, --help",
-        "-j, --job-retries", "--job-handle-prefix", "--hashtable-buckets", "--keepalive ",
-        "--keepalive-idle", "--keepalive-interval", "--keepalive-count", "-l, --log-file",
-        "-L, --listen", "-p, --port", "-P, --pid-file", "-r, --protocol", "-R, --round-robin",
-        "-q, --queue-type", "--libpq-conninfo", "--libpq-table", "--mysql-host", "--mysql-port",
-        "--mysql-user", "--mysql-password", "--mysql-db", "--mysql-table", "--config-file",
-        "--syslog", "--coredump", "-t, --threads", "-u, --user", "--verbose", "-V, --version",
-        "-w, --worker-wakeup", "--check-args", "--ssl,", "--ssl-ca-file", "--ssl-certificate",
-        "--ssl-key", "--max-packet-size", "--packet-timeout",
+        "-b, --backlog",
+        "-d, --daemon",
+        "--exceptions",
+        "-f, --file-descriptors",
+        "-h, --help",
+        "-j, --job-retries",
+        "--job-handle-prefix",
+        "--hashtable-buckets",
+        "--keepalive ",
+        "--keepalive-idle",
+        "--keepalive-interval",
+        "--keepalive-count",
+        "-l, --log-file",
+        "-L, --listen",
+        "-p, --port",
+        "-P, --pid-file",
+        "-r, --protocol",
+        "-R, --round-robin",
+        "-q, --queue-type",
+        "--libpq-conninfo",
+        "--libpq-table",
+        "--mysql-host",
+        "--mysql-port",
+        "--mysql-user",
+        "--mysql-password",
+        "--mysql-db",
+        "--mysql-table",
+        "--config-file",
+        "--syslog",
+        "--coredump",
+        "-t, --threads",
+        "-u, --user",
+        "--verbose",
+        "-V, --version",
+        "-w, --worker-wakeup",
+        "--check-args",
+        "--ssl,",
+        "--ssl-ca-file",
+        "--ssl-certificate",
+        "--ssl-key",
+        "--max-packet-size",
+        "--packet-timeout",
     };
     const char *usage = config_usage();
     (void)state;

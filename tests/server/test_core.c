@@ -20,8 +20,8 @@
 /* One test's world: a core on a fake clock and the sessions the test opened. */
 struct fx {
     struct core *c;
-    uint64_t now;                 /* ms, returned by the now_ms hook */
-    uint64_t due[MAX_CALLS];      /* timer_changed arguments, in order */
+    uint64_t now;            /* ms, returned by the now_ms hook */
+    uint64_t due[MAX_CALLS]; /* timer_changed arguments, in order */
     unsigned ncalls;
     struct sess *sess[MAX_SESS];
 };
@@ -207,8 +207,8 @@ static void
 expect_pkt(struct sess *s, uint32_t type, const void *payload, size_t len)
 {
     struct gman_packet pkt;
-    long n = gman_packet_parse(gman_buf_head(&s->out), gman_buf_len(&s->out), UINT32_MAX, &pkt,
-                               NULL);
+    long n =
+        gman_packet_parse(gman_buf_head(&s->out), gman_buf_len(&s->out), UINT32_MAX, &pkt, NULL);
     if (n <= 0) {
         fail_msg("expected %s, got nothing (%ld)", gman_commands_name(type), n);
     }
@@ -228,8 +228,8 @@ expect_none(struct sess *s)
 {
     if (gman_buf_len(&s->out) != 0) {
         struct gman_packet pkt;
-        long n = gman_packet_parse(gman_buf_head(&s->out), gman_buf_len(&s->out), UINT32_MAX,
-                                   &pkt, NULL);
+        long n = gman_packet_parse(gman_buf_head(&s->out), gman_buf_len(&s->out), UINT32_MAX, &pkt,
+                                   NULL);
         fail_msg("expected no output, got %zu bytes (%s)", gman_buf_len(&s->out),
                  n > 0 ? gman_commands_name(pkt.type) : "?");
     }
@@ -504,15 +504,15 @@ test_maxqueue(void **state)
     assert_non_null(x);
     x->max_queue[JOB_NORMAL] = 2;
     x->max_queue[JOB_LOW] = 4;
-    assert_int_equal(submit_rc(f, "f", "k", JOB_NORMAL), 0);      /* H:t:1 */
-    assert_int_equal(submit_rc(f, "f", "", JOB_NORMAL), 0);       /* H:t:2 */
+    assert_int_equal(submit_rc(f, "f", "k", JOB_NORMAL), 0); /* H:t:1 */
+    assert_int_equal(submit_rc(f, "f", "", JOB_NORMAL), 0);  /* H:t:2 */
     assert_int_equal(submit_rc(f, "f", "new", JOB_NORMAL), GMAN_ERR_QUEUE);
     assert_int_equal(submit_rc(f, "f", "", JOB_NORMAL), GMAN_ERR_QUEUE);
     /* coalescing onto an existing job bypasses the limit */
     assert_int_equal(submit_rc(f, "f", "k", JOB_NORMAL), 0);
     /* high has no limit; the total (all priorities) is what counts */
-    assert_int_equal(submit_rc(f, "f", "", JOB_HIGH), 0);         /* H:t:3, total 3 */
-    assert_int_equal(submit_rc(f, "f", "", JOB_LOW), 0);          /* H:t:4, total 4 */
+    assert_int_equal(submit_rc(f, "f", "", JOB_HIGH), 0); /* H:t:3, total 3 */
+    assert_int_equal(submit_rc(f, "f", "", JOB_LOW), 0);  /* H:t:4, total 4 */
     assert_int_equal(submit_rc(f, "f", "", JOB_LOW), GMAN_ERR_QUEUE);
     assert_int_equal(func_total(x), 4);
     /* running jobs count too */
@@ -1424,7 +1424,10 @@ test_forward_in_order_binary(void **state)
     core_job_forward(f->c, j, GMAN_CMD_WORK_DATA, &bin, 1);
     core_job_forward(f->c, j, GMAN_CMD_WORK_WARNING, &empty, 1);
     core_job_forward(f->c, j, GMAN_CMD_WORK_FAIL, NULL, 0);
-    EXPECT(c, GMAN_CMD_WORK_STATUS, "H:t:1\0" "1\0" "4");
+    EXPECT(c, GMAN_CMD_WORK_STATUS,
+           "H:t:1\0"
+           "1\0"
+           "4");
     EXPECT(c, GMAN_CMD_WORK_DATA, "H:t:1\0a\0b");
     EXPECT(c, GMAN_CMD_WORK_WARNING, "H:t:1\0");
     EXPECT(c, GMAN_CMD_WORK_FAIL, "H:t:1");
@@ -1445,10 +1448,34 @@ test_job_find_malformed(void **state)
     assert_int_equal(find(f, "H:t:1")->id, 1);
     assert_int_equal(find(f, "H:t:12")->id, 12);
     static const char *bad[] = {
-        "", "H", "H:t", "H:t:", "H:t:0", "H:t:01", "H:t:001", "H:t:1x", "H:t:x1", "H:t:-1",
-        "H:t:+1", "H:t: 1", "H:t:1 ", "H:t:13", "H:u:1", "h:t:1", "H:T:1", "H:t;1", "H:t1",
-        "XH:t:1", "H:t::1", "H:t:1:1", "H:t:99999999999999999999", "H:t:18446744073709551616",
-        "H:t:184467440737095516150", "H:t:000000000000000000001", "H:t:1.0", "H:t:0x1",
+        "",
+        "H",
+        "H:t",
+        "H:t:",
+        "H:t:0",
+        "H:t:01",
+        "H:t:001",
+        "H:t:1x",
+        "H:t:x1",
+        "H:t:-1",
+        "H:t:+1",
+        "H:t: 1",
+        "H:t:1 ",
+        "H:t:13",
+        "H:u:1",
+        "h:t:1",
+        "H:T:1",
+        "H:t;1",
+        "H:t1",
+        "XH:t:1",
+        "H:t::1",
+        "H:t:1:1",
+        "H:t:99999999999999999999",
+        "H:t:18446744073709551616",
+        "H:t:184467440737095516150",
+        "H:t:000000000000000000001",
+        "H:t:1.0",
+        "H:t:0x1",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (find(f, bad[i]) != NULL) {

@@ -113,7 +113,7 @@ feed(struct fx *f, struct sess *s, uint32_t magic, uint32_t type, const void *pa
     return rc;
 }
 
-#define SEND(s, type, lit)                                                                         \
+#define SEND(s, type, lit) \
     assert_int_equal(feed(f, s, GMAN_MAGIC_REQ, type, lit, sizeof(lit) - 1), 0)
 
 /* expect_bytes: the next reply queued for s is exactly "\0RES", type, size, payload. */
@@ -149,8 +149,8 @@ expect_none(struct sess *s)
 {
     if (gman_buf_len(&s->out) != 0) {
         struct gman_packet pkt;
-        long n = gman_packet_parse(gman_buf_head(&s->out), gman_buf_len(&s->out), UINT32_MAX,
-                                   &pkt, NULL);
+        long n = gman_packet_parse(gman_buf_head(&s->out), gman_buf_len(&s->out), UINT32_MAX, &pkt,
+                                   NULL);
         fail_msg("expected no reply, got %s '%.*s'", n > 0 ? gman_commands_name(pkt.type) : "?",
                  n > 0 ? (int)pkt.size : 0, n > 0 ? (const char *)pkt.payload : "");
     }
@@ -216,7 +216,9 @@ test_submit_types(void **state)
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         uint32_t t = table[i].type;
         if (t == GMAN_CMD_SUBMIT_JOB_EPOCH) {
-            SEND(c, t, "f\0\0" "0\0data");
+            SEND(c, t,
+                 "f\0\0"
+                 "0\0data");
         } else if (t == GMAN_CMD_SUBMIT_REDUCE_JOB || t == GMAN_CMD_SUBMIT_REDUCE_JOB_BACKGROUND) {
             SEND(c, t, "f\0\0red\0agg\0data");
         } else {
@@ -305,11 +307,17 @@ test_submit_epoch(void **state)
     struct fx *f = *state;
     struct sess *c = fx_sess(f), *w = fx_sess(f);
     SEND(w, GMAN_CMD_CAN_DO, "f");
-    SEND(c, GMAN_CMD_SUBMIT_JOB_EPOCH, "f\0\0" "1010\0later");
+    SEND(c, GMAN_CMD_SUBMIT_JOB_EPOCH,
+         "f\0\0"
+         "1010\0later");
     EXPECT(c, GMAN_CMD_JOB_CREATED, "H:t:1");
-    SEND(c, GMAN_CMD_SUBMIT_JOB_EPOCH, "f\0\0" "soon\0text");
+    SEND(c, GMAN_CMD_SUBMIT_JOB_EPOCH,
+         "f\0\0"
+         "soon\0text");
     EXPECT(c, GMAN_CMD_JOB_CREATED, "H:t:2");
-    SEND(c, GMAN_CMD_SUBMIT_JOB_EPOCH, "f\0\0" "-5\0neg");
+    SEND(c, GMAN_CMD_SUBMIT_JOB_EPOCH,
+         "f\0\0"
+         "-5\0neg");
     EXPECT(c, GMAN_CMD_JOB_CREATED, "H:t:3");
     assert_true(find(f, "H:t:1")->flags & JOB_DELAYED);
     assert_int_equal(find(f, "H:t:1")->when, 1010);
@@ -479,15 +487,21 @@ test_can_do_timeout_argument(void **state)
 {
     struct fx *f = *state;
     struct sess *w = fx_sess(f);
-    SEND(w, GMAN_CMD_CAN_DO_TIMEOUT, "a\0" "1500");
+    SEND(w, GMAN_CMD_CAN_DO_TIMEOUT,
+         "a\0"
+         "1500");
     assert_int_equal(w->regs->timeout_ms, 1500);
     SEND(w, GMAN_CMD_CAN_DO_TIMEOUT, "b\0abc");
     assert_int_equal(w->regs->timeout_ms, 0);
     SEND(w, GMAN_CMD_CAN_DO_TIMEOUT, "c\0-5");
     assert_int_equal(w->regs->timeout_ms, 0);
-    SEND(w, GMAN_CMD_CAN_DO_TIMEOUT, "d\0" "99999999999");
+    SEND(w, GMAN_CMD_CAN_DO_TIMEOUT,
+         "d\0"
+         "99999999999");
     assert_int_equal(w->regs->timeout_ms, UINT32_MAX);
-    SEND(w, GMAN_CMD_CAN_DO_TIMEOUT, "e\0" "12ms");
+    SEND(w, GMAN_CMD_CAN_DO_TIMEOUT,
+         "e\0"
+         "12ms");
     assert_int_equal(w->regs->timeout_ms, 12);
     SEND(w, GMAN_CMD_CAN_DO, "f");
     assert_int_equal(w->regs->timeout_ms, 0);
@@ -505,38 +519,80 @@ test_work_flow_and_status(void **state)
     SEND(c, GMAN_CMD_SUBMIT_JOB, "f\0\0in");
     EXPECT(c, GMAN_CMD_JOB_CREATED, "H:t:1");
     SEND(q, GMAN_CMD_GET_STATUS, "H:t:1");
-    EXPECT(q, GMAN_CMD_STATUS_RES, "H:t:1\0" "1\0" "0\0" "0\0" "0");
+    EXPECT(q, GMAN_CMD_STATUS_RES,
+           "H:t:1\0"
+           "1\0"
+           "0\0"
+           "0\0"
+           "0");
     SEND(w, GMAN_CMD_CAN_DO, "f");
     SEND(w, GMAN_CMD_GRAB_JOB, "");
     EXPECT(w, GMAN_CMD_JOB_ASSIGN, "H:t:1\0f\0in");
     SEND(q, GMAN_CMD_GET_STATUS, "H:t:1");
-    EXPECT(q, GMAN_CMD_STATUS_RES, "H:t:1\0" "1\0" "1\0" "0\0" "0");
-    SEND(w, GMAN_CMD_WORK_STATUS, "H:t:1\0" "3\0" "10");
+    EXPECT(q, GMAN_CMD_STATUS_RES,
+           "H:t:1\0"
+           "1\0"
+           "1\0"
+           "0\0"
+           "0");
+    SEND(w, GMAN_CMD_WORK_STATUS,
+         "H:t:1\0"
+         "3\0"
+         "10");
     SEND(w, GMAN_CMD_WORK_DATA, "H:t:1\0a\0b");
     SEND(w, GMAN_CMD_WORK_WARNING, "H:t:1\0warn");
-    SEND(w, GMAN_CMD_WORK_STATUS, "H:t:1\0" "7\0" "4000000000");
+    SEND(w, GMAN_CMD_WORK_STATUS,
+         "H:t:1\0"
+         "7\0"
+         "4000000000");
     expect_none(w);
-    EXPECT(c, GMAN_CMD_WORK_STATUS, "H:t:1\0" "3\0" "10");
+    EXPECT(c, GMAN_CMD_WORK_STATUS,
+           "H:t:1\0"
+           "3\0"
+           "10");
     EXPECT(c, GMAN_CMD_WORK_DATA, "H:t:1\0a\0b");
     EXPECT(c, GMAN_CMD_WORK_WARNING, "H:t:1\0warn");
-    EXPECT(c, GMAN_CMD_WORK_STATUS, "H:t:1\0" "7\0" "4000000000");
+    EXPECT(c, GMAN_CMD_WORK_STATUS,
+           "H:t:1\0"
+           "7\0"
+           "4000000000");
     SEND(q, GMAN_CMD_GET_STATUS, "H:t:1");
-    EXPECT(q, GMAN_CMD_STATUS_RES, "H:t:1\0" "1\0" "1\0" "7\0" "4000000000");
+    EXPECT(q, GMAN_CMD_STATUS_RES,
+           "H:t:1\0"
+           "1\0"
+           "1\0"
+           "7\0"
+           "4000000000");
     SEND(w, GMAN_CMD_WORK_COMPLETE, "H:t:1\0result\0with\0nuls");
     expect_none(w);
     EXPECT(c, GMAN_CMD_WORK_COMPLETE, "H:t:1\0result\0with\0nuls");
     expect_none(c);
     /* finished: unknown from now on */
     SEND(q, GMAN_CMD_GET_STATUS, "H:t:1");
-    EXPECT(q, GMAN_CMD_STATUS_RES, "H:t:1\0" "0\0" "0\0" "0\0" "0");
+    EXPECT(q, GMAN_CMD_STATUS_RES,
+           "H:t:1\0"
+           "0\0"
+           "0\0"
+           "0\0"
+           "0");
     SEND(w, GMAN_CMD_WORK_COMPLETE, "H:t:1\0again");
     expect_error(w, "JOB_NOT_FOUND", "Job given in work result not found");
     expect_none(c);
     /* an unknown handle is echoed as sent */
     SEND(q, GMAN_CMD_GET_STATUS, "nope");
-    EXPECT(q, GMAN_CMD_STATUS_RES, "nope\0" "0\0" "0\0" "0\0" "0");
+    EXPECT(q, GMAN_CMD_STATUS_RES,
+           "nope\0"
+           "0\0"
+           "0\0"
+           "0\0"
+           "0");
     SEND(q, GMAN_CMD_GET_STATUS, "");
-    EXPECT(q, GMAN_CMD_STATUS_RES, "\0" "0\0" "0\0" "0\0" "0");
+    EXPECT(q, GMAN_CMD_STATUS_RES,
+           "\0"
+           "0\0"
+           "0\0"
+           "0\0"
+           "0");
     expect_none(q);
 }
 
@@ -546,30 +602,69 @@ test_status_unique(void **state)
     struct fx *f = *state;
     struct sess *c1 = fx_sess(f), *c2 = fx_sess(f), *w = fx_sess(f), *q = fx_sess(f);
     SEND(q, GMAN_CMD_GET_STATUS_UNIQUE, "key1");
-    EXPECT(q, GMAN_CMD_STATUS_RES_UNIQUE, "key1\0" "0\0" "0\0" "0\0" "0\0" "0");
+    EXPECT(q, GMAN_CMD_STATUS_RES_UNIQUE,
+           "key1\0"
+           "0\0"
+           "0\0"
+           "0\0"
+           "0\0"
+           "0");
     SEND(c1, GMAN_CMD_SUBMIT_JOB_BG, "f\0key1\0x");
     EXPECT(c1, GMAN_CMD_JOB_CREATED, "H:t:1");
     SEND(q, GMAN_CMD_GET_STATUS_UNIQUE, "key1");
-    EXPECT(q, GMAN_CMD_STATUS_RES_UNIQUE, "key1\0" "1\0" "0\0" "0\0" "0\0" "0");
+    EXPECT(q, GMAN_CMD_STATUS_RES_UNIQUE,
+           "key1\0"
+           "1\0"
+           "0\0"
+           "0\0"
+           "0\0"
+           "0");
     SEND(c1, GMAN_CMD_SUBMIT_JOB, "f\0key1\0x");
     EXPECT(c1, GMAN_CMD_JOB_CREATED, "H:t:1");
     SEND(c2, GMAN_CMD_SUBMIT_JOB_LOW, "f\0key1\0x");
     EXPECT(c2, GMAN_CMD_JOB_CREATED, "H:t:1");
     SEND(q, GMAN_CMD_GET_STATUS_UNIQUE, "key1");
-    EXPECT(q, GMAN_CMD_STATUS_RES_UNIQUE, "key1\0" "1\0" "0\0" "0\0" "0\0" "2");
+    EXPECT(q, GMAN_CMD_STATUS_RES_UNIQUE,
+           "key1\0"
+           "1\0"
+           "0\0"
+           "0\0"
+           "0\0"
+           "2");
     SEND(w, GMAN_CMD_CAN_DO, "f");
     SEND(w, GMAN_CMD_GRAB_JOB, "");
     EXPECT(w, GMAN_CMD_JOB_ASSIGN, "H:t:1\0f\0x");
-    SEND(w, GMAN_CMD_WORK_STATUS, "H:t:1\0" "1\0" "2");
-    EXPECT(c1, GMAN_CMD_WORK_STATUS, "H:t:1\0" "1\0" "2");
-    EXPECT(c2, GMAN_CMD_WORK_STATUS, "H:t:1\0" "1\0" "2");
+    SEND(w, GMAN_CMD_WORK_STATUS,
+         "H:t:1\0"
+         "1\0"
+         "2");
+    EXPECT(c1, GMAN_CMD_WORK_STATUS,
+           "H:t:1\0"
+           "1\0"
+           "2");
+    EXPECT(c2, GMAN_CMD_WORK_STATUS,
+           "H:t:1\0"
+           "1\0"
+           "2");
     SEND(q, GMAN_CMD_GET_STATUS_UNIQUE, "key1");
-    EXPECT(q, GMAN_CMD_STATUS_RES_UNIQUE, "key1\0" "1\0" "1\0" "1\0" "2\0" "2");
+    EXPECT(q, GMAN_CMD_STATUS_RES_UNIQUE,
+           "key1\0"
+           "1\0"
+           "1\0"
+           "1\0"
+           "2\0"
+           "2");
     /* the unique alone is the key, whatever the function */
     SEND(c1, GMAN_CMD_SUBMIT_JOB_BG, "g\0key2\0y");
     EXPECT(c1, GMAN_CMD_JOB_CREATED, "H:t:2");
     SEND(q, GMAN_CMD_GET_STATUS_UNIQUE, "key2");
-    EXPECT(q, GMAN_CMD_STATUS_RES_UNIQUE, "key2\0" "1\0" "0\0" "0\0" "0\0" "0");
+    EXPECT(q, GMAN_CMD_STATUS_RES_UNIQUE,
+           "key2\0"
+           "1\0"
+           "0\0"
+           "0\0"
+           "0\0"
+           "0");
     expect_none(q);
 }
 
@@ -651,7 +746,10 @@ test_job_not_found_texts(void **state)
     expect_error(other, "JOB_NOT_FOUND", data_text);
     SEND(other, GMAN_CMD_WORK_WARNING, "H:t:1\0d");
     expect_error(other, "JOB_NOT_FOUND", data_text);
-    SEND(other, GMAN_CMD_WORK_STATUS, "H:t:1\0" "1\0" "2");
+    SEND(other, GMAN_CMD_WORK_STATUS,
+         "H:t:1\0"
+         "1\0"
+         "2");
     expect_error(other, "JOB_NOT_FOUND", result_text);
     SEND(other, GMAN_CMD_WORK_COMPLETE, "H:t:1\0r");
     expect_error(other, "JOB_NOT_FOUND", result_text);
@@ -684,7 +782,9 @@ test_work_after_timeout_is_not_found(void **state)
 {
     struct fx *f = *state;
     struct sess *c = fx_sess(f), *w = fx_sess(f);
-    SEND(w, GMAN_CMD_CAN_DO_TIMEOUT, "f\0" "2000");
+    SEND(w, GMAN_CMD_CAN_DO_TIMEOUT,
+         "f\0"
+         "2000");
     SEND(c, GMAN_CMD_SUBMIT_JOB, "f\0\0x");
     EXPECT(c, GMAN_CMD_JOB_CREATED, "H:t:1");
     SEND(w, GMAN_CMD_GRAB_JOB, "");
@@ -776,10 +876,12 @@ test_invalid_command(void **state)
     struct fx *f = *state;
     struct sess *s = fx_sess(f);
     static const uint32_t types[] = {
-        GMAN_CMD_UNUSED,          GMAN_CMD_NOOP,        GMAN_CMD_JOB_CREATED,
-        GMAN_CMD_NO_JOB,          GMAN_CMD_JOB_ASSIGN,  GMAN_CMD_ECHO_RES,
-        GMAN_CMD_ERROR,           GMAN_CMD_STATUS_RES,  GMAN_CMD_ALL_YOURS,
-        GMAN_CMD_OPTION_RES,      GMAN_CMD_JOB_ASSIGN_UNIQ, GMAN_CMD_SUBMIT_JOB_SCHED,
+        GMAN_CMD_UNUSED,          GMAN_CMD_NOOP,
+        GMAN_CMD_JOB_CREATED,     GMAN_CMD_NO_JOB,
+        GMAN_CMD_JOB_ASSIGN,      GMAN_CMD_ECHO_RES,
+        GMAN_CMD_ERROR,           GMAN_CMD_STATUS_RES,
+        GMAN_CMD_ALL_YOURS,       GMAN_CMD_OPTION_RES,
+        GMAN_CMD_JOB_ASSIGN_UNIQ, GMAN_CMD_SUBMIT_JOB_SCHED,
         GMAN_CMD_JOB_ASSIGN_ALL,  GMAN_CMD_STATUS_RES_UNIQUE,
     };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
@@ -797,7 +899,12 @@ test_invalid_command(void **state)
         if (listed) {
             continue;
         }
-        static const char many[] = "f\0u\0" "1\0" "2\0" "3\0" "4\0" "5\0x";
+        static const char many[] = "f\0u\0"
+                                   "1\0"
+                                   "2\0"
+                                   "3\0"
+                                   "4\0"
+                                   "5\0x";
         assert_int_equal(feed(f, s, GMAN_MAGIC_REQ, t, many, sizeof many - 1), 0);
         struct gman_packet pkt;
         while (gman_buf_len(&s->out) > 0) {
@@ -837,13 +944,17 @@ test_missing_separators(void **state)
     expect_error(s, code, text);
     SEND(s, GMAN_CMD_SUBMIT_JOB_BG, "f\0u");
     expect_error(s, code, text);
-    SEND(s, GMAN_CMD_SUBMIT_JOB_EPOCH, "f\0u\0" "5");
+    SEND(s, GMAN_CMD_SUBMIT_JOB_EPOCH,
+         "f\0u\0"
+         "5");
     expect_error(s, code, text);
     SEND(s, GMAN_CMD_SUBMIT_REDUCE_JOB, "f\0u\0r\0");
     expect_error(s, code, text);
     SEND(w, GMAN_CMD_CAN_DO_TIMEOUT, "f");
     expect_error(w, code, text);
-    SEND(w, GMAN_CMD_WORK_STATUS, "H:t:1\0" "1");
+    SEND(w, GMAN_CMD_WORK_STATUS,
+         "H:t:1\0"
+         "1");
     expect_error(w, code, text);
     /* a bare handle is a result with empty data (Perl Gearman::Worker sends that): this one
      * names no job of w's */
