@@ -85,7 +85,7 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(MAKE) BUILD=build/asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	    test-unit test-integration
+	    test-unit test-integration test-tools test-db test-durable
 
 test-tsan: deps
 	$(MAKE) BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" all
