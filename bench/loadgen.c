@@ -57,6 +57,7 @@ struct opts {
     uint64_t server_pid; /* -P: server whose CPU time is sampled, 0 = none */
     int skip_prefill;    /* -k: drain a queue filled beforehand */
     int uniques;         /* -u: a UUID-style unique key per job, as libgearman clients send */
+    int bg_latency;      /* -L: submit-bg records each SUBMIT_JOB_BG -> JOB_CREATED time */
     const char *func;    /* -f */
 };
 
@@ -111,7 +112,8 @@ struct conn {
     int barrier;    /* drain: final ECHO barrier sent */
     int done;
     uint64_t end_ns;  /* when the connection finished */
-    uint64_t *lat;    /* foreground latencies (ns), quota slots */
+    uint64_t *lat;    /* latencies (ns), quota slots: fg results; bg acks with -L (send times
+                         until the in-order JOB_CREATED turns them into latencies) */
     uint8_t *payload; /* size bytes, reused for every submission */
     char err[160];
 };
@@ -163,6 +165,9 @@ static int
 submit_one(struct conn *c, const struct opts *o)
 {
     uint64_t t = now_ns();
+    if (c->role == ROLE_BG && c->lat != NULL) {
+        c->lat[c->sent] = t;
+    }
     for (int i = LG_STAMP_LEN - 1; c->role == ROLE_FG && i >= 0; i--, t >>= 4) {
         c->payload[i] = (uint8_t)("0123456789abcdef"[t & 15]);
     }
@@ -173,8 +178,8 @@ submit_one(struct conn *c, const struct opts *o)
                         (unsigned)(c->sent >> 28) & 0xffff, (unsigned)(c->sent >> 16) & 0xfff,
                         (uint64_t)c->sent);
     }
-    struct gman_slice args[3] = {GMAN_SLICE_STR(o->func), {uuid, (size_t)ulen},
-                                 {c->payload, o->size}};
+    struct gman_slice args[3] = {
+        GMAN_SLICE_STR(o->func), {uuid, (size_t)ulen}, {c->payload, o->size}};
     c->sent++;
     return send_pkt(c, c->role == ROLE_FG ? GMAN_CMD_SUBMIT_JOB : GMAN_CMD_SUBMIT_JOB_BG, args, 3);
 }
@@ -295,22 +300,20 @@ dispatch(struct conn *c, struct shared *sh, struct gman_packet *p)
     int client = c->role == ROLE_BG || c->role == ROLE_FG;
     switch (client ? p->type : p->type + 1000) { /* worker replies are offset by 1000 */
     case GMAN_CMD_JOB_CREATED: /* a foreground job is finished by its WORK_COMPLETE */
+        if (c->role == ROLE_BG && c->lat != NULL && c->acked < c->sent) {
+            c->lat[c->acked] = now_ns() - c->lat[c->acked];
+        }
         return c->role == ROLE_BG ? job_acked(c, sh) : 0;
     case GMAN_CMD_WORK_COMPLETE:
         return c->role == ROLE_FG ? on_fg_complete(c, sh, p) : conn_fail(c, "stray WORK_COMPLETE");
-    case GMAN_CMD_JOB_ASSIGN_UNIQ + 1000:
-        return on_assign(c, sh, p) != 0 ? -1 : after_grab(c);
-    case GMAN_CMD_NO_JOB + 1000:
-        c->active = 0;
-        return after_grab(c);
+    case GMAN_CMD_JOB_ASSIGN_UNIQ + 1000: return on_assign(c, sh, p) != 0 ? -1 : after_grab(c);
+    case GMAN_CMD_NO_JOB + 1000: c->active = 0; return after_grab(c);
     case GMAN_CMD_NOOP + 1000:
         c->sleeping = 0;
         c->active = 1;
         return 0;
     case GMAN_CMD_ECHO_RES:
-    case GMAN_CMD_ECHO_RES + 1000:
-        c->echo_wait -= c->echo_wait > 0;
-        return 0;
+    case GMAN_CMD_ECHO_RES + 1000: c->echo_wait -= c->echo_wait > 0; return 0;
     case GMAN_CMD_ERROR:
     case GMAN_CMD_ERROR + 1000: /* ends the run with the server's code and text */
         if (gman_packet_split(p, 2, NULL) != 0) {
@@ -318,8 +321,7 @@ dispatch(struct conn *c, struct shared *sh, struct gman_packet *p)
         }
         return conn_fail(c, "server ERROR %.*s %.*s", (int)p->arg_len[0], (const char *)p->arg[0],
                          (int)p->arg_len[1], (const char *)p->arg[1]);
-    default:
-        return conn_fail(c, "unexpected %s", gman_commands_name(p->type));
+    default: return conn_fail(c, "unexpected %s", gman_commands_name(p->type));
     }
 }
 
@@ -481,7 +483,8 @@ conn_new(const struct opts *o, enum lg_role role, unsigned id, uint64_t quota)
     bad = bad || setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0;
     int client = role == ROLE_BG || role == ROLE_FG;
     bad = bad || (client && (c->payload = malloc(o->size + 1)) == NULL);
-    bad = bad || (role == ROLE_FG && (c->lat = calloc(quota + 1, sizeof *c->lat)) == NULL);
+    int lat = role == ROLE_FG || (role == ROLE_BG && o->bg_latency && o->mode == MODE_SUBMIT_BG);
+    bad = bad || (lat && (c->lat = calloc(quota + 1, sizeof *c->lat)) == NULL);
     for (size_t i = 0; !bad && client && i < o->size; i++) {
         c->payload[i] = (uint8_t)('a' + i % 26);
     }
@@ -707,6 +710,7 @@ usage(FILE *out)
           "  -P PID sample this server's utime+stime over the timed phase\n"
           "  -f F   function (loadgen_bench)  -k  drain: queue already filled, skip the prefill\n"
           "  -u     a UUID-style unique key per job (as libgearman sends for background jobs)\n"
+          "  -L     submit-bg: per-submit ack latency (SUBMIT_JOB_BG -> JOB_CREATED) lat_*_us\n"
           "output: key=value lines; exit 0 ok, 1 error, 2 timeout\n",
           out);
 }
@@ -745,10 +749,11 @@ parse_opt(struct opts *o, int ch, const char *arg)
     o->func = ch == 'f' ? arg : o->func;
     o->skip_prefill |= ch == 'k';
     o->uniques |= ch == 'u';
+    o->bg_latency |= ch == 'L';
     if (ch == 'm') {
         fprintf(stderr, "loadgen: unknown mode '%s'\n", arg);
     }
-    return ch == 'f' || ch == 'k' || ch == 'u' ? 0 : -1;
+    return ch == 'f' || ch == 'k' || ch == 'u' || ch == 'L' ? 0 : -1;
 }
 
 /* parse_args: argv -> opts with per-mode defaults; 0, -1 on error, 1 after -h. */
@@ -760,7 +765,7 @@ parse_args(struct opts *o, int argc, char **argv)
         *(uint64_t *)((char *)o + lg_numopts[i].off) = lg_numopts[i].def;
     }
     int ch;
-    while ((ch = getopt(argc, argv, "m:p:n:s:c:W:T:w:g:t:M:P:f:kuh")) != -1) {
+    while ((ch = getopt(argc, argv, "m:p:n:s:c:W:T:w:g:t:M:P:f:kuLh")) != -1) {
         if (ch == 'h') {
             usage(stdout);
             return 1;
