@@ -421,6 +421,13 @@ poll_one_round(struct gman_conn *const *conns, size_t n, int timeout, int wake_f
     struct pollfd pfd[CONN_POLL_MAX + 1];
     struct gman_conn *who[CONN_POLL_MAX];
     nfds_t k = 0;
+    /* write first: a connected socket almost always takes the request, which saves a poll()
+     * per call; what it does not take waits for POLLOUT below */
+    for (size_t i = 0; i < n; i++) {
+        if (conns[i]->fd >= 0 && gman_buf_len(&conns[i]->out) > 0) {
+            (void)write_some(conns[i], NULL);
+        }
+    }
     for (size_t i = 0; i < n && k < CONN_POLL_MAX; i++) {
         if (conns[i]->fd >= 0) {
             short ev = POLLIN | (gman_buf_len(&conns[i]->out) > 0 ? POLLOUT : 0);
