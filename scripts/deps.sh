@@ -3,7 +3,7 @@
 # Installs only what is missing; needs root (or sudo) only when something is missing.
 set -eu
 
-PACKAGES="gcc make pkg-config git ca-certificates procps iproute2 perl
+PACKAGES="gcc make pkg-config git ca-certificates procps iproute2 perl clang-format
 libevent-dev libcmocka-dev
 gearman-job-server gearman-tools libgearman-dev php-cli php-gearman libgearman-client-perl
 imagemagick
