@@ -424,8 +424,9 @@ poll_one_round(struct gman_conn *const *conns, size_t n, int timeout, int wake_f
     /* write first: a connected socket almost always takes the request, which saves a poll()
      * per call; what it does not take waits for POLLOUT below */
     for (size_t i = 0; i < n; i++) {
-        if (conns[i]->fd >= 0 && gman_buf_len(&conns[i]->out) > 0) {
-            (void)write_some(conns[i], NULL);
+        if (conns[i]->fd >= 0 && gman_buf_len(&conns[i]->out) > 0 &&
+            write_some(conns[i], NULL) != 0) {
+            return 0; /* that connection broke: the caller handles it before waiting */
         }
     }
     for (size_t i = 0; i < n && k < CONN_POLL_MAX; i++) {
