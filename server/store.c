@@ -284,9 +284,11 @@ store_take(struct store *st, struct store_req *reqs, size_t *nreq, int64_t **del
     }
     int stop = st->stop;
     size_t n = st->nadds < STORE_BATCH ? st->nadds : STORE_BATCH;
-    memcpy(reqs, st->adds, n * sizeof *reqs);
-    memmove(st->adds, st->adds + n, (st->nadds - n) * sizeof *st->adds);
-    st->nadds -= n;
+    if (n > 0) {
+        memcpy(reqs, st->adds, n * sizeof *reqs);
+        memmove(st->adds, st->adds + n, (st->nadds - n) * sizeof *st->adds);
+        st->nadds -= n;
+    }
     *nreq = n;
     *dels = st->dels;
     *ndel = st->ndels;
