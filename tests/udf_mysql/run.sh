@@ -6,7 +6,7 @@
 # Usage: run.sh [NAME-PATTERN...]   (shell globs on the test name, e.g. 'test_sum*')
 # Env: BUILD_DIR (default build/ of this tree), GEARMAND_BIN (default $BUILD_DIR/gearmand),
 #      GM_TEST_TIMEOUT (seconds per test, 120), GM_VERBOSE=1 prints every test's output,
-#      UDF_STRESS_SECS (length of the 8-connection stress test; 20, the issue's full run is 60).
+#      UDF_STRESS_SECS (length of the 8-connection stress test in seconds; default 60, the issue's minute).
 dir=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$dir/../.." && pwd)
 : "${BUILD_DIR:=$root/build}"
