@@ -367,6 +367,17 @@ core_store(struct core *c, struct job *j)
     return rc;
 }
 
+/* core_key_kind: how sub coalesces: -1 never (no unique, or "-" with no payload), 0 keyed by
+ * its unique, 1 keyed by its payload (unique "-"). */
+static int
+core_key_kind(const struct core_submit *sub)
+{
+    if (sub->unique_len == 1 && ((const char *)sub->unique)[0] == '-') {
+        return sub->data_len > 0 ? 1 : -1;
+    }
+    return sub->unique_len > 0 ? 0 : -1;
+}
+
 int
 core_submit(struct core *c, struct sess *client, const struct core_submit *sub, struct job **out,
             int *created)
@@ -375,13 +386,7 @@ core_submit(struct core *c, struct sess *client, const struct core_submit *sub, 
     if (f == NULL) {
         return GMAN_ERR_NOMEM;
     }
-    /* -1: never coalesces; 0: keyed by unique; 1: keyed by payload (unique "-") */
-    int by_data = -1;
-    if (sub->unique_len == 1 && ((const char *)sub->unique)[0] == '-') {
-        by_data = sub->data_len > 0 ? 1 : -1;
-    } else if (sub->unique_len > 0) {
-        by_data = 0;
-    }
+    int by_data = core_key_kind(sub);
     struct job *j = by_data >= 0 ? core_find_coalesce(c, f, sub, by_data) : NULL;
     *created = 0;
     if (j == NULL) {
@@ -467,16 +472,20 @@ core_restore(struct core *c, const void *func, size_t func_len, const void *uniq
              size_t unique_len, const void *data, size_t data_len, unsigned priority, int64_t when,
              int64_t row_id)
 {
-    struct core_submit sub = {func,       func_len, unique,
-                              unique_len, NULL,     0,
-                              data,       data_len, priority > JOB_LOW ? JOB_NORMAL : priority,
-                              1,          when};
+    struct core_submit sub = {.func = func,
+                              .func_len = func_len,
+                              .unique = unique,
+                              .unique_len = unique_len,
+                              .data = data,
+                              .data_len = data_len,
+                              .priority = priority > JOB_LOW ? JOB_NORMAL : priority,
+                              .background = 1,
+                              .when = when};
     struct func *f = core_func_get(c, func, func_len);
     if (f == NULL) {
         return GMAN_ERR_NOMEM;
     }
-    int by_data = unique_len == 1 && ((const char *)unique)[0] == '-' ? (data_len > 0 ? 1 : -1)
-                                                                      : (unique_len > 0 ? 0 : -1);
+    int by_data = core_key_kind(&sub);
     if (by_data >= 0 && core_find_coalesce(c, f, &sub, by_data) != NULL) {
         by_data = -1; /* two stored rows with one key: keep both jobs, index the first */
     }
@@ -573,6 +582,9 @@ void
 core_job_forward(struct core *c, struct job *j, uint32_t type, const struct gman_slice *args,
                  unsigned n)
 {
+    if (j->clients == NULL) {
+        return; /* a background job nobody joined: nothing to format or send */
+    }
     char handle[CORE_HANDLE_MAX];
     struct gman_slice a[GMAN_MAX_ARGS];
     a[0].ptr = handle;
