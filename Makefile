@@ -191,7 +191,8 @@ $(BUILD)/bench/libgearman_bench: $(BUILD)/bench/libgearman_bench.o
 $(BUILD)/tests/libgman/%: $(BUILD)/tests/libgman/%.o $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
 
-$(BUILD)/tests/server/%: $(BUILD)/tests/server/%.o $(SERVER_LIB_OBJ) $(QB_LIB) $(LIBGMAN)
+$(BUILD)/tests/server/%: $(BUILD)/tests/server/%.o $(BUILD)/tests/server/fixture.o \
+                         $(SERVER_LIB_OBJ) $(QB_LIB) $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(EVENT_LIBS) $(DB_LIBS) -lpthread
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -13,109 +13,7 @@
 #include "libgman/commands.h"
 #include "libgman/packet.h"
 #include "server/core.h"
-
-#define MAX_SESS 16
-#define MAX_CALLS 32
-
-/* One test's world: a core on a fake clock and the sessions the test opened. */
-struct fx {
-    struct core *c;
-    uint64_t now;            /* ms, returned by the now_ms hook */
-    uint64_t due[MAX_CALLS]; /* timer_changed arguments, in order */
-    unsigned ncalls;
-    struct sess *sess[MAX_SESS];
-};
-
-static uint64_t
-fx_now(void *ctx)
-{
-    return ((struct fx *)ctx)->now;
-}
-
-static void
-fx_timer_changed(void *ctx, uint64_t due)
-{
-    struct fx *f = ctx;
-    assert_true(f->ncalls < MAX_CALLS);
-    f->due[f->ncalls++] = due;
-}
-
-static int
-setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    if (f == NULL) {
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fx *f = *state;
-    for (int i = 0; i < MAX_SESS; i++) {
-        if (f->sess[i] != NULL) {
-            if (f->c != NULL) {
-                core_sess_remove(f->c, f->sess[i]);
-            }
-            sess_destroy(f->sess[i]);
-            free(f->sess[i]);
-        }
-    }
-    core_free(f->c);
-    free(f);
-    return 0;
-}
-
-/* fx_start: create the core with prefix "H:t" and the given -j, -w and -R values. */
-static struct core *
-fx_start(struct fx *f, unsigned retries, unsigned wakeup, int round_robin)
-{
-    struct core_opts o = {.handle_prefix = "H:t",
-                          .job_retries = retries,
-                          .worker_wakeup = wakeup,
-                          .round_robin = round_robin};
-    struct core_hooks h = {.ctx = f, .now_ms = fx_now, .timer_changed = fx_timer_changed};
-    f->c = core_new(&o, &h);
-    assert_non_null(f->c);
-    return f->c;
-}
-
-/* fx_sess: open a session registered with the core. */
-static struct sess *
-fx_sess(struct fx *f)
-{
-    for (int i = 0; i < MAX_SESS; i++) {
-        if (f->sess[i] == NULL) {
-            struct sess *s = malloc(sizeof *s);
-            assert_non_null(s);
-            sess_init(s, NULL, NULL, NULL);
-            core_sess_add(f->c, s);
-            f->sess[i] = s;
-            return s;
-        }
-    }
-    fail_msg("too many sessions");
-    return NULL;
-}
-
-/* fx_close: the connection closed (core_sess_remove), then free it. */
-static void
-fx_close(struct fx *f, struct sess *s)
-{
-    for (int i = 0; i < MAX_SESS; i++) {
-        if (f->sess[i] == s) {
-            core_sess_remove(f->c, s);
-            sess_destroy(s);
-            free(s);
-            f->sess[i] = NULL;
-            return;
-        }
-    }
-    fail_msg("unknown session");
-}
+#include "tests/server/fixture.h"
 
 static void
 can_do(struct fx *f, struct sess *w, const char *name, uint32_t timeout_ms)
@@ -1696,7 +1594,7 @@ test_core_free_with_open_sessions(void **state)
 int
 main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
         T(test_priorities_fifo),
         T(test_grab_order_across_functions),

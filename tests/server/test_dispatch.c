@@ -15,86 +15,19 @@
 #include "libgman/wire.h"
 #include "server/core.h"
 #include "server/dispatch.h"
+#include "tests/server/fixture.h"
 
-#define MAX_SESS 8
-
-struct fx {
-    struct core *c;
-    uint64_t now; /* ms */
-    struct sess *sess[MAX_SESS];
-};
-
-static uint64_t
-fx_now(void *ctx)
-{
-    return ((struct fx *)ctx)->now;
-}
-
+/* setup: the shared fixture with its core started, the clock at 1000 s. */
 static int
 setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    if (f == NULL) {
+    if (fx_setup(state) != 0) {
         return -1;
     }
-    struct core_opts o = {.handle_prefix = "H:t"};
-    struct core_hooks h = {.ctx = f, .now_ms = fx_now};
-    f->c = core_new(&o, &h);
-    if (f->c == NULL) {
-        free(f);
-        return -1;
-    }
-    f->now = 1000000; /* 1000 s */
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
     struct fx *f = *state;
-    for (int i = 0; i < MAX_SESS; i++) {
-        if (f->sess[i] != NULL) {
-            core_sess_remove(f->c, f->sess[i]);
-            sess_destroy(f->sess[i]);
-            free(f->sess[i]);
-        }
-    }
-    core_free(f->c);
-    free(f);
+    fx_start(f, 0, 0, 0);
+    f->now = 1000000;
     return 0;
-}
-
-static struct sess *
-fx_sess(struct fx *f)
-{
-    for (int i = 0; i < MAX_SESS; i++) {
-        if (f->sess[i] == NULL) {
-            struct sess *s = malloc(sizeof *s);
-            assert_non_null(s);
-            sess_init(s, NULL, NULL, NULL);
-            core_sess_add(f->c, s);
-            f->sess[i] = s;
-            return s;
-        }
-    }
-    fail_msg("too many sessions");
-    return NULL;
-}
-
-static void
-fx_close(struct fx *f, struct sess *s)
-{
-    for (int i = 0; i < MAX_SESS; i++) {
-        if (f->sess[i] == s) {
-            core_sess_remove(f->c, s);
-            sess_destroy(s);
-            free(s);
-            f->sess[i] = NULL;
-            return;
-        }
-    }
-    fail_msg("unknown session");
 }
 
 /* feed: frame a packet (magic, type, raw payload) and run it through dispatch_packet. */
@@ -1034,7 +967,7 @@ test_dispatch_number(void **state)
 int
 main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
     const struct CMUnitTest tests[] = {
         T(test_job_created_bytes),
         T(test_submit_types),
