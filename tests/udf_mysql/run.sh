@@ -34,42 +34,12 @@ perl -MGearman::Worker -e 1 2>/dev/null || {
     exit 1
 }
 
-passed=0
-failed=0
-failed_names=""
-out=$(mktemp "${TMPDIR:-/tmp}/gm-udf.XXXXXX") || exit 1
-start_all=$(date +%s)
-
+. "$root/tests/harness/runner.sh"
+runner_init udf_mysql
 for t in "$dir"/test_*.sh; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .sh)
-    if [ $# -gt 0 ]; then
-        want=0
-        for pat in "$@"; do
-            # shellcheck disable=SC2254
-            case "$name" in $pat | $pat.sh) want=1 ;; esac
-        done
-        [ "$want" = 1 ] || continue
-    fi
-    t0=$(date +%s)
-    timeout -k 5 "$GM_TEST_TIMEOUT" bash "$t" >"$out" 2>&1 </dev/null
-    rc=$?
-    secs=$(($(date +%s) - t0))
-    if [ "$rc" = 0 ]; then
-        passed=$((passed + 1))
-        echo "ok   $name (${secs}s)"
-        [ "${GM_VERBOSE:-0}" = 1 ] && sed 's/^/    /' "$out"
-    else
-        failed=$((failed + 1))
-        failed_names="$failed_names $name"
-        [ "$rc" = 124 ] && echo "    (timed out after ${GM_TEST_TIMEOUT}s)" >>"$out"
-        echo "FAIL $name (${secs}s, exit $rc)"
-        sed 's/^/    /' "$out" | tail -n 40
-    fi
+    runner_wanted "$name" "$@" || continue
+    runner_run "$name" bash "$t"
 done
-rm -f "$out"
-
-[ -n "$failed_names" ] && echo "failed:$failed_names"
-echo "total time: $(($(date +%s) - start_all))s"
-echo "udf_mysql: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+runner_finish
