@@ -35,6 +35,7 @@ UNIT_SERVER  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/se
 UNIT_TESTS   := $(UNIT_LIBGMAN) $(UNIT_SERVER)
 CONTRACT_TEST := $(BUILD)/tests/queue_backends/test_contract
 PG_TEST      := $(BUILD)/tests/queue_backends/test_postgres
+PG_BATCH_TEST := $(BUILD)/tests/queue_backends/test_pg_batch
 MYSQL_TEST   := $(BUILD)/tests/queue_backends/test_mysql
 
 TOOLS_OBJ   := $(BUILD)/tools/opts.o
@@ -65,7 +66,7 @@ test: deps
 test-unit: $(UNIT_TESTS)
 	@sh tests/run_unit.sh $(UNIT_TESTS)
 
-test-db: $(BUILD)/gearmand $(CONTRACT_TEST) $(PG_TEST) $(MYSQL_TEST)
+test-db: $(BUILD)/gearmand $(CONTRACT_TEST) $(PG_TEST) $(PG_BATCH_TEST) $(MYSQL_TEST)
 	@GEARMAND_BIN=$(abspath $(BUILD)/gearmand) BUILD_DIR=$(abspath $(BUILD)) sh tests/queue_backends/run.sh
 
 .PHONY: test-durable
@@ -163,7 +164,8 @@ $(BUILD)/gearmand: $(SERVER_OBJ) $(QB_LIB) $(LIBGMAN)
 $(CONTRACT_TEST): $(BUILD)/tests/queue_backends/test_contract.o $(QB_LIB) $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(DB_LIBS) -lpthread
 
-$(PG_TEST): $(BUILD)/tests/queue_backends/test_postgres.o $(QB_LIB) $(LIBGMAN)
+$(PG_TEST) $(PG_BATCH_TEST): $(BUILD)/%: $(BUILD)/%.o $(BUILD)/tests/queue_backends/pg_fixture.o \
+		$(QB_LIB) $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(DB_LIBS) -lpthread
 
 $(MYSQL_TEST): $(BUILD)/tests/queue_backends/test_mysql.o $(QB_LIB) $(LIBGMAN)
@@ -175,7 +177,7 @@ $(BUILD)/sql/%.sql.h: sql/%.sql
 	@mkdir -p $(dir $@)
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/queue_backends/postgres.o: $(BUILD)/sql/postgres/queue.sql.h
+$(BUILD)/queue_backends/postgres.o: $(BUILD)/sql/postgres/queue.sql.h $(BUILD)/sql/postgres/batch.sql.h
 $(BUILD)/queue_backends/mysql.o: $(BUILD)/sql/mysql/queue.sql.h
 
 $(TOOLS): $(BUILD)/%: $(BUILD)/tools/%.o $(TOOLS_OBJ) $(LIBGMAN)

@@ -17,6 +17,8 @@
 #include "qb.h"
 
 #define PG_DEFAULT_TABLE "queue"             /* gearmand's --libpq-table default */
+#define PG_BATCH_SUFFIX "_batch"             /* the batch table: <table>_batch */
+#define PG_NAME_MAX 63                       /* NAMEDATALEN - 1: longer names are cut */
 #define PG_CHUNK_ROWS 1000                   /* rows per INSERT statement */
 #define PG_CHUNK_BYTES (16u << 20)           /* payload bytes per INSERT statement, about */
 #define PG_BIG_ROW (1u << 20)                /* bytes: such a row is sent alone, not copied */
@@ -41,6 +43,9 @@ enum { PG_MISSING = 1, PG_OURS, PG_GEARMAND }; /* what the configured table is *
 static const char pg_schema_sql[] =
 #include "sql/postgres/queue.sql.h"
     ;
+static const char pg_batch_sql[] =
+#include "sql/postgres/batch.sql.h"
+    ;
 
 struct pg_buf {
     uint8_t *p;
@@ -53,7 +58,9 @@ struct qb {
     char *owner;           /* claimed_by of our rows */
     char *schema, *rel;    /* raw names; schema NULL until resolved */
     char *qschema, *qname; /* quoted: "schema" and "schema"."rel" */
+    char *qbatch;          /* quoted: "schema"."rel_batch" (sql/postgres/batch.sql) */
     char *channel;         /* quoted LISTEN channel: "gman_queue_<oid>" */
+    char *bchannel;        /* the batch table's: "gman_queue_<oid of rel_batch>" */
     int ready;             /* table checked and statements prepared on this connection */
     int broken;            /* connection lost: reset before the next use */
     int listening;
@@ -336,6 +343,12 @@ pg_parse_name(struct qb *q, const char *name, struct gman_err *err)
     }
     q->schema = b != NULL ? a : NULL;
     q->rel = b != NULL ? b : a;
+    if (strlen(q->rel) + strlen(PG_BATCH_SUFFIX) > PG_NAME_MAX) {
+        return gman_err_set(err, GMAN_ERR_INVALID,
+                            "postgres: table name '%s' is too long: at most %zu bytes, so that "
+                            "its batch table <name>" PG_BATCH_SUFFIX " fits PostgreSQL's %d",
+                            q->rel, PG_NAME_MAX - strlen(PG_BATCH_SUFFIX), PG_NAME_MAX);
+    }
     return 0;
 }
 
@@ -355,10 +368,16 @@ pg_names(struct qb *q, const char *qrel, struct gman_err *err)
 {
     free(q->qschema);
     free(q->qname);
-    q->qname = NULL;
+    free(q->qbatch);
+    q->qname = q->qbatch = NULL;
     q->qschema = q->schema != NULL ? pg_quote(q, q->schema) : NULL;
     q->qname = q->qschema != NULL ? pg_sql("%s.%s", q->qschema, qrel) : NULL;
-    if (q->qname == NULL) {
+    char *braw = pg_sql("%s" PG_BATCH_SUFFIX, q->rel);
+    char *qb = braw != NULL ? pg_quote(q, braw) : NULL;
+    q->qbatch = q->qschema != NULL && qb != NULL ? pg_sql("%s.%s", q->qschema, qb) : NULL;
+    free(qb);
+    free(braw);
+    if (q->qname == NULL || q->qbatch == NULL) {
         return gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
     }
     return 0;
@@ -424,26 +443,39 @@ pg_buf_add(struct pg_buf *b, const void *p, size_t len)
     return 0;
 }
 
-/* pg_render: the schema SQL for q->qname: psql lines (starting with a backslash) dropped, the
- * psql variable for the table replaced by the quoted name. Caller frees; NULL if out of memory. */
-static char *
-pg_render(const struct qb *q)
+/* pg_render_var: if p starts with one of the psql variables of the schema files, its length and
+ * the quoted name that replaces it in *to; else 0. */
+static size_t
+pg_render_var(const struct qb *q, const char *p, const char **to)
 {
-    static const char var[] = ":\"qb_table\"";
+    static const char table[] = ":\"qb_table\"", batch[] = ":\"qb_batch\"";
+    if (strncmp(p, table, sizeof table - 1) == 0) {
+        *to = q->qname;
+        return sizeof table - 1;
+    }
+    if (strncmp(p, batch, sizeof batch - 1) == 0) {
+        *to = q->qbatch;
+        return sizeof batch - 1;
+    }
+    return 0;
+}
+
+/* pg_render: schema SQL (queue.sql or batch.sql) for q's names: psql lines (starting with a
+ * backslash) dropped, the psql variables for the tables replaced by the quoted names. Caller
+ * frees; NULL if out of memory. */
+static char *
+pg_render(const struct qb *q, const char *sql)
+{
     struct pg_buf b = {NULL, 0, 0};
     int rc = pg_buf_add(&b, "", 0);
-    for (const char *line = pg_schema_sql; rc == 0 && *line != '\0';) {
+    for (const char *line = sql; rc == 0 && *line != '\0';) {
         size_t len = strcspn(line, "\n");
-        const char *p = line, *end = line + len + (line[len] == '\n');
-        while (rc == 0 && line[0] != '\\' && p < end) {
-            const char *v = strstr(p, var);
-            if (v == NULL || v >= end) {
-                rc = pg_buf_add(&b, p, (size_t)(end - p));
-                break;
-            }
-            rc = pg_buf_add(&b, p, (size_t)(v - p));
-            rc = rc != 0 ? rc : pg_buf_add(&b, q->qname, strlen(q->qname));
-            p = v + sizeof var - 1;
+        const char *end = line + len + (line[len] == '\n');
+        for (const char *p = line; rc == 0 && line[0] != '\\' && p < end;) {
+            const char *to = NULL;
+            size_t skip = pg_render_var(q, p, &to);
+            rc = skip > 0 ? pg_buf_add(&b, to, strlen(to)) : pg_buf_add(&b, p, 1);
+            p += skip > 0 ? skip : 1;
         }
         line = end;
     }
@@ -454,12 +486,13 @@ pg_render(const struct qb *q)
     return (char *)b.p;
 }
 
-/* pg_create: create the table (and its indexes, trigger function and trigger) in q->schema. */
+/* pg_create: run schema SQL (queue.sql: the table, its index, trigger function and trigger;
+ * batch.sql: the batch table) in q->schema; what names it in errors. */
 static int
-pg_create(struct qb *q, struct gman_err *err)
+pg_create(struct qb *q, const char *sql, const char *what, struct gman_err *err)
 {
     char *path = pg_sql("SET LOCAL search_path TO %s", q->qschema);
-    char *ddl = pg_render(q);
+    char *ddl = pg_render(q, sql);
     if (ddl == NULL || path == NULL) {
         free(ddl);
         free(path);
@@ -467,7 +500,7 @@ pg_create(struct qb *q, struct gman_err *err)
     }
     int rc = pg_cmd(q, path, err, "setting search_path");
     if (rc == 0) {
-        rc = pg_cmd(q, ddl, err, "creating the queue table");
+        rc = pg_cmd(q, ddl, err, what);
     }
     free(path);
     free(ddl);
@@ -574,7 +607,7 @@ pg_takeover(struct qb *q, struct gman_err *err)
         rc = pg_cmd(q, ren, err, "renaming the gearmand table aside");
     }
     if (rc == 0) {
-        rc = pg_create(q, err);
+        rc = pg_create(q, pg_schema_sql, "creating the queue table", err);
     }
     if (rc == 0) {
         rc = pg_cmd(q, copy, err, "copying the gearmand table's jobs");
@@ -586,24 +619,46 @@ pg_takeover(struct qb *q, struct gman_err *err)
     return rc;
 }
 
-/* pg_channel: the LISTEN channel of the table: gman_queue_<oid> (see the trigger). */
+/* pg_channel: the LISTEN channels of the tables: gman_queue_<oid> (see the triggers). */
 static int
 pg_channel(struct qb *q, struct gman_err *err)
 {
-    const char *v[1] = {q->qname};
-    PGresult *r = PQexecParams(q->conn, "SELECT 'gman_queue_' || to_regclass($1)::oid::text", 1,
-                               NULL, v, NULL, NULL, 0);
-    int rc = pg_check(q, r, PGRES_TUPLES_OK, err, "looking up the table's oid");
+    const char *v[2] = {q->qname, q->qbatch};
+    PGresult *r = PQexecParams(q->conn,
+                               "SELECT 'gman_queue_' || to_regclass($1)::oid::text,"
+                               " 'gman_queue_' || to_regclass($2)::oid::text",
+                               2, NULL, v, NULL, NULL, 0);
+    int rc = pg_check(q, r, PGRES_TUPLES_OK, err, "looking up the tables' oids");
     if (rc != 0) {
         return rc;
     }
     free(q->channel);
+    free(q->bchannel);
     q->channel = PQgetisnull(r, 0, 0) ? NULL : pg_quote(q, PQgetvalue(r, 0, 0));
+    q->bchannel = PQgetisnull(r, 0, 1) ? NULL : pg_quote(q, PQgetvalue(r, 0, 1));
     PQclear(r);
-    if (q->channel == NULL) {
-        return gman_err_set(err, GMAN_ERR_QUEUE, "postgres: table %s vanished", q->qname);
+    if (q->channel == NULL || q->bchannel == NULL) {
+        return gman_err_set(err, GMAN_ERR_QUEUE, "postgres: table %s or %s vanished", q->qname,
+                            q->qbatch);
     }
     return 0;
+}
+
+/* pg_batch_table: create the batch table (batch.sql) beside the queue table if it is missing (a
+ * queue table made before batches existed gets one at the next start). Inside the setup. */
+static int
+pg_batch_table(struct qb *q, struct gman_err *err)
+{
+    const char *v[1] = {q->qbatch};
+    PGresult *r =
+        PQexecParams(q->conn, "SELECT to_regclass($1) IS NULL", 1, NULL, v, NULL, NULL, 0);
+    int rc = pg_check(q, r, PGRES_TUPLES_OK, err, "looking up the batch table");
+    if (rc != 0) {
+        return rc;
+    }
+    int missing = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return missing ? pg_create(q, pg_batch_sql, "creating the batch table", err) : 0;
 }
 
 /* pg_setup: one transaction, serialized between servers by an advisory lock: settle names,
@@ -622,11 +677,14 @@ pg_setup(struct qb *q, struct gman_err *err)
     }
     int kind = rc == 0 ? pg_classify(q, err) : rc;
     if (kind == PG_MISSING) {
-        rc = pg_create(q, err);
+        rc = pg_create(q, pg_schema_sql, "creating the queue table", err);
     } else if (kind == PG_GEARMAND) {
         rc = pg_takeover(q, err);
     } else {
         rc = kind == PG_OURS ? 0 : kind;
+    }
+    if (rc == 0) {
+        rc = pg_batch_table(q, err);
     }
     if (rc == 0) {
         rc = pg_channel(q, err);
@@ -658,6 +716,36 @@ pg_prepare(struct qb *q, const char *name, char *sql, int n, const Oid *types, s
         PQclear(r);
     }
     return rc;
+}
+
+/* pg_prepare_batch: the statements that move a batch's jobs into the queue table. */
+static int
+pg_prepare_batch(struct qb *q, struct gman_err *err)
+{
+    static const Oid expand[2] = {PG_TEXT, PG_INT8};
+    static const Oid fail[2] = {PG_INT8, PG_TEXT};
+    int rc = pg_prepare(q, "gman_batch_next",
+                        pg_sql("SELECT id FROM %s WHERE error IS NULL ORDER BY id LIMIT 1"
+                               " FOR UPDATE SKIP LOCKED",
+                               q->qbatch),
+                        0, NULL, err);
+    rc = rc != 0
+             ? rc
+             : pg_prepare(
+                   q, "gman_batch_expand",
+                   pg_sql("WITH b AS (DELETE FROM %s WHERE id = $2 RETURNING *)"
+                          " INSERT INTO %s (function_name, unique_key, priority, data,"
+                          " when_to_run, claimed_by) SELECT x.f, coalesce(x.u, ''),"
+                          " coalesce(x.p, 1), x.d, coalesce(x.w, 0), $1 FROM b, ROWS FROM"
+                          " (unnest(b.function_names), unnest(b.unique_keys), unnest(b.priorities),"
+                          " unnest(b.data), unnest(b.when_to_run)) WITH ORDINALITY"
+                          " AS x (f, u, p, d, w, o) ORDER BY x.o RETURNING " PG_COLS,
+                          q->qbatch, q->qname),
+                   2, expand, err);
+    return rc != 0 ? rc
+                   : pg_prepare(q, "gman_batch_fail",
+                                pg_sql("UPDATE %s SET error = $2 WHERE id = $1", q->qbatch), 2,
+                                fail, err);
 }
 
 static int
@@ -694,7 +782,7 @@ pg_prepare_all(struct qb *q, struct gman_err *err)
                                  " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING " PG_COLS,
                                  t, t),
                           2, claim, err);
-    return rc;
+    return rc != 0 ? rc : pg_prepare_batch(q, err);
 }
 
 /* pg_connect: connect with q->conninfo ("" = PG* environment and defaults). Our defaults come
@@ -1305,6 +1393,81 @@ pg_claim_keep(struct qb *q, const PGresult *r)
     pg_doubt_add(&q->cdoubt, &q->ncdoubt, q->ids, k);
 }
 
+/* pg_batch_failed: the batch whose move failed with r (freed) is rolled back to the savepoint
+ * and keeps its row, with the reason in its error column (sql/postgres/batch.sql); the claim goes
+ * on. A lost connection is an error. */
+static int
+pg_batch_failed(struct qb *q, PGresult *r, const char *id, struct gman_err *err)
+{
+    char msg[200];
+    pg_errtext(q->conn, r, msg, sizeof msg);
+    if (pg_kind(q->conn, r) == PG_CONN) {
+        return pg_fail(q, r, err, "moving a batch");
+    }
+    PQclear(r);
+    int rc = pg_cmd(q, "ROLLBACK TO SAVEPOINT gman_batch", err, "skipping a bad batch");
+    const char *v[2] = {id, msg};
+    int len[2] = {8, (int)strlen(msg)};
+    r = rc == 0 ? pg_run(q, "gman_batch_fail", NULL, 2, NULL, v, len) : NULL;
+    rc = rc != 0 ? rc : pg_check(q, r, PGRES_COMMAND_OK, err, "marking a bad batch");
+    if (rc == 0) {
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* pg_claim_batch: inside the claim's transaction, move the oldest waiting batch's jobs into the
+ * queue table as our rows; *out = those rows (PG_COLS), or NULL if there was no batch or it
+ * could not be moved. */
+static int
+pg_claim_batch(struct qb *q, PGresult **out, struct gman_err *err)
+{
+    *out = NULL;
+    PGresult *next = pg_run(q, "gman_batch_next", NULL, 0, NULL, NULL, NULL);
+    int rc = pg_check(q, next, PGRES_TUPLES_OK, err, "looking for batches");
+    if (rc != 0 || PQntuples(next) == 0 || PQgetlength(next, 0, 0) != 8) {
+        PQclear(rc == 0 ? next : NULL);
+        return rc;
+    }
+    rc = pg_cmd(q, "SAVEPOINT gman_batch", err, "moving a batch");
+    const char *v[2] = {q->owner, PQgetvalue(next, 0, 0)};
+    int len[2] = {(int)strlen(q->owner), 8};
+    PGresult *r = rc == 0 ? pg_run(q, "gman_batch_expand", NULL, 2, NULL, v, len) : NULL;
+    if (rc == 0 && PQresultStatus(r) == PGRES_TUPLES_OK) {
+        *out = r;
+    } else if (rc == 0) {
+        rc = pg_batch_failed(q, r, PQgetvalue(next, 0, 0), err);
+    }
+    PQclear(next);
+    return rc;
+}
+
+/* pg_claim_take: in one transaction, claim up to max unowned rows, then (if fewer came) move one
+ * batch; r[0], r[1] = the rows of each (r[1] may be NULL). */
+static int
+pg_claim_take(struct qb *q, size_t max, PGresult **r, struct gman_err *err)
+{
+    uint8_t lim[8];
+    pg_put_be(lim, max > INT32_MAX ? INT32_MAX : max, 8);
+    const char *v[2] = {q->owner, (const char *)lim};
+    int len[2] = {(int)strlen(q->owner), 8};
+    r[0] = r[1] = NULL;
+    int rc = pg_cmd(q, "BEGIN", err, "starting a claim");
+    PGresult *rows = rc == 0 ? pg_run(q, "gman_claim", NULL, 2, NULL, v, len) : NULL;
+    rc = rc != 0 ? rc : pg_check(q, rows, PGRES_TUPLES_OK, err, "claiming rows"); /* frees */
+    if (rc != 0) {
+        pg_rollback(q);
+        return rc;
+    }
+    r[0] = rows;
+    if ((size_t)PQntuples(rows) < max && (rc = pg_claim_batch(q, &r[1], err)) != 0) {
+        pg_rollback(q);
+        PQclear(r[0]);
+        r[0] = NULL;
+    }
+    return rc;
+}
+
 static int
 pg_claim(struct qb *q, size_t max, qb_row_fn fn, void *ctx, struct gman_err *err)
 {
@@ -1313,29 +1476,30 @@ pg_claim(struct qb *q, size_t max, qb_row_fn fn, void *ctx, struct gman_err *err
     if (rc == 0 && q->ncdoubt > 0) {
         rc = pg_claim_doubt(q, fn, ctx, &got, err);
     }
-    rc = rc != 0 || max == 0 ? rc : pg_cmd(q, "BEGIN", err, "starting a claim");
     if (rc != 0 || max == 0) {
         return rc != 0 ? rc : got;
     }
-    uint8_t lim[8];
-    pg_put_be(lim, max > INT32_MAX ? INT32_MAX : max, 8);
-    const char *v[2] = {q->owner, (const char *)lim};
-    int len[2] = {(int)strlen(q->owner), 8};
-    PGresult *r = pg_run(q, "gman_claim", NULL, 2, NULL, v, len);
-    if ((rc = pg_check(q, r, PGRES_TUPLES_OK, err, "claiming rows")) != 0) {
-        pg_rollback(q);
+    PGresult *r[2];
+    if ((rc = pg_claim_take(q, max, r, err)) != 0) {
         return rc;
     }
     if ((rc = pg_cmd(q, "COMMIT", err, "committing a claim")) != 0) {
-        if (rc == GMAN_ERR_CONNECT) {
-            pg_claim_keep(q, r);
+        for (int i = 0; i < 2 && rc == GMAN_ERR_CONNECT; i++) {
+            if (r[i] != NULL) {
+                pg_claim_keep(q, r[i]);
+            }
         }
-        PQclear(r);
+        PQclear(r[0]);
+        PQclear(r[1]);
         return rc;
     }
-    got += PQntuples(r);
-    rc = pg_deliver_by_id(r, fn, ctx, err); /* rows after a stop stay ours: replayed at start */
-    PQclear(r);
+    for (int i = 0; i < 2; i++) {
+        got += r[i] != NULL ? PQntuples(r[i]) : 0;
+        if (rc == 0 && r[i] != NULL) { /* rows after a stop stay ours: replayed at start */
+            rc = pg_deliver_by_id(r[i], fn, ctx, err);
+        }
+        PQclear(r[i]);
+    }
     return rc < 0 ? rc : got;
 }
 
@@ -1374,7 +1538,7 @@ pg_wait(struct qb *q, int timeout_ms, struct gman_err *err)
 {
     int rc = pg_ready(q, err);
     if (rc == 0 && !q->listening) {
-        char *sql = pg_sql("LISTEN %s", q->channel);
+        char *sql = pg_sql("LISTEN %s; LISTEN %s", q->channel, q->bchannel);
         rc = sql == NULL ? gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory")
                          : pg_cmd(q, sql, err, "listening for inserted rows");
         free(sql);
@@ -1414,6 +1578,8 @@ pg_close(struct qb *q)
     free(q->adoubt);
     free(q->cdoubt);
     free(q->channel);
+    free(q->bchannel);
+    free(q->qbatch);
     free(q->qname);
     free(q->qschema);
     free(q->rel);

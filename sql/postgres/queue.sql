@@ -5,7 +5,8 @@
 --     psql -v ON_ERROR_STOP=1 -v qb_table=queue -f sql/postgres/queue.sql
 -- qb_table defaults to queue (gearmand's --libpq-table default). The table, its sequence and
 -- the trigger function go into the first schema of search_path; for another schema,
--- SET search_path first. See sql/postgres/README.md.
+-- SET search_path first. See sql/postgres/README.md. The end of this file includes batch.sql, the
+-- companion table <qb_table>_batch where one row carries many jobs.
 --
 -- Enqueue a background job from SQL (it runs once, and only if the transaction commits):
 --     INSERT INTO queue (function_name, data) VALUES ('resize', 'photo-17');
@@ -55,3 +56,6 @@ $$;
 
 CREATE TRIGGER gman_queue_notify AFTER INSERT ON :"qb_table"
     FOR EACH ROW WHEN (NEW.claimed_by IS NULL) EXECUTE FUNCTION gman_queue_notify();
+
+-- the batch table <qb_table>_batch (psql only; the server runs batch.sql itself)
+\ir batch.sql

@@ -3,7 +3,8 @@
 # the contract suite (once with a conninfo, once with only PG* environment variables), then
 # test_postgres: SQL inserts that roll back or commit (via psql), NOTIFY wake-ups, the table psql
 # makes from sql/postgres/queue.sql, gearmand table takeover, quoting, refused rows, concurrent
-# claimers, reconnect, database restart, kill -9 of the database under adds and under claims.
+# claimers, reconnect, database restart, kill -9 of the database under adds and under claims;
+# then test_pg_batch: the batch table (sql/postgres/batch.sql).
 # Env: BUILD_DIR (default build of this tree), QB_PG_BENCH=N also times N rows.
 # Exit status 0 only if every part passed.
 set -u
@@ -12,7 +13,8 @@ root=$(cd "$dir/../.." && pwd)
 : "${BUILD_DIR:=$root/build}"
 contract=$BUILD_DIR/tests/queue_backends/test_contract
 pgtest=$BUILD_DIR/tests/queue_backends/test_postgres
-for b in "$contract" "$pgtest"; do
+batchtest=$BUILD_DIR/tests/queue_backends/test_pg_batch
+for b in "$contract" "$pgtest" "$batchtest"; do
     [ -x "$b" ] || { echo "run_postgres.sh: $b is not built (make test-db builds it)" >&2; exit 1; }
 done
 
@@ -46,6 +48,7 @@ export QB_PG_STOP="bash -c '. \"$root/tests/harness/pg.sh\" && pg_server_stop'"
 export QB_PG_START="bash -c '. \"$root/tests/harness/pg.sh\" && pg_server_start'"
 export QB_PG_CRASH="bash -c '. \"$root/tests/harness/pg.sh\" && pg_server_crash'"
 step "postgres backend" "$pgtest"
+step "postgres batch table" "$batchtest"
 
 [ "$failed" = 0 ] || tail -n 20 "$PG_LOG" >&2
 exit "$failed"

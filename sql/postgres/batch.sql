@@ -1,0 +1,66 @@
+-- batch.sql - the batch table beside the PostgreSQL queue table: a public interface. One row
+-- holds many jobs as parallel arrays, so a transaction that submits thousands of jobs writes one
+-- row instead of thousands (the PostgreSQL extension's transactional submit writes here). After
+-- COMMIT a server moves the batch's jobs into the queue table as its own rows, in array order,
+-- and deletes the batch row, in one transaction.
+-- gearmand creates this table when it is missing (compiled into the server like queue.sql;
+-- the server substitutes both quoted names and drops the psql lines that start with a
+-- backslash); queue.sql includes this file. By hand, after queue.sql:
+--     psql -v ON_ERROR_STOP=1 -v qb_table=queue -f sql/postgres/batch.sql
+-- The batch table is named after the queue table: <qb_table>_batch, in the same schema (the first
+-- of search_path). Every statement here may run again (an older queue table gets its batch
+-- table added at the next start).
+--
+-- Enqueue two jobs in one row (they run only if the transaction commits):
+--     INSERT INTO queue_batch (function_names, data)
+--         VALUES ('{resize,resize}', ARRAY['photo-17', 'photo-18']::bytea[]);
+--
+-- Columns (element i of every array describes job i; leave id, error and created_at alone):
+--   function_names  gearman function names (required; no NULL element)
+--   unique_keys     unique keys, at most 64 bytes each, '' = none (NULL column = all none)
+--   priorities      0 high, 1 normal, 2 low (NULL column = all normal)
+--   data            payloads, binary (required; no NULL element)
+--   when_to_run     epoch seconds to run at, 0 = now (NULL column = all now)
+--   error           NULL while the batch waits. A batch a server could not move (a unique key
+--                   longer than 64 bytes, say) keeps its row with the reason here, and none of
+--                   its jobs runs; fix the row and set error back to NULL to retry it.
+--   created_at      when the row was inserted
+-- Arrays are stored uncompressed (STORAGE EXTERNAL): compressing a big batch costs its writer
+-- more than the bytes it saves.
+\if :{?qb_table}
+\else
+\set qb_table queue
+\endif
+\if :{?qb_batch}
+\else
+\set qb_batch :qb_table _batch
+\endif
+CREATE TABLE IF NOT EXISTS :"qb_batch" (
+    id             bigserial PRIMARY KEY,
+    function_names text[] NOT NULL,
+    unique_keys    text[],
+    priorities     smallint[],
+    data           bytea[] NOT NULL,
+    when_to_run    bigint[],
+    error          text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    -- one dimension, one element per job in every array, no NULL element; checked per row (per
+    -- batch), in C: a few microseconds for 100,000 jobs
+    CHECK (array_ndims(function_names) = 1 AND array_position(function_names, NULL) IS NULL),
+    CHECK (array_ndims(data) = 1 AND cardinality(data) = cardinality(function_names)
+           AND array_position(data, NULL) IS NULL),
+    CHECK (array_ndims(unique_keys) = 1 AND cardinality(unique_keys) = cardinality(function_names)
+           AND array_position(unique_keys, NULL) IS NULL),
+    CHECK (array_ndims(priorities) = 1 AND cardinality(priorities) = cardinality(function_names)
+           AND priorities <@ '{0,1,2}'),
+    CHECK (array_ndims(when_to_run) = 1 AND cardinality(when_to_run) = cardinality(function_names)
+           AND array_position(when_to_run, NULL) IS NULL)
+);
+ALTER TABLE :"qb_batch" ALTER COLUMN function_names SET STORAGE EXTERNAL,
+    ALTER COLUMN unique_keys SET STORAGE EXTERNAL, ALTER COLUMN priorities SET STORAGE EXTERNAL,
+    ALTER COLUMN data SET STORAGE EXTERNAL, ALTER COLUMN when_to_run SET STORAGE EXTERNAL;
+
+-- one NOTIFY per transaction that inserted batches, on channel 'gman_queue_' || this table's
+-- oid: queue.sql's trigger function, here per statement
+CREATE OR REPLACE TRIGGER gman_queue_notify AFTER INSERT ON :"qb_batch"
+    FOR EACH STATEMENT EXECUTE FUNCTION gman_queue_notify();
