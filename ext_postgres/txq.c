@@ -1,18 +1,18 @@
-/* txq.c - transactional submit through the durable queue table (see txq.h).
+/* txq.c - transactional submit through the durable queue's batch table (see txq.h).
  *
- * Rows are not inserted one by one: an INSERT per row costs about 8 us of executor start-up and
- * shutdown, several times the row's own cost. txq_submit appends the job to a buffer instead,
- * and the buffer is written with one INSERT ... SELECT FROM ROWS FROM (unnest($1), ...) (through
- * SPI, so privileges, row-level security and the table's triggers apply as for any INSERT) when
- *   - it holds TXQ_FLUSH_ROWS rows or TXQ_FLUSH_BYTES bytes,
- *   - the top-level statement ends (executor and utility hooks; so the jobs of a trigger that
- *     fires for many rows go in batches too),
- *   - a query that uses the queue table starts: the rows are written first and the query's
- *     snapshot is advanced over them (if it is the query's own), so the transaction sees its jobs,
- *   - the queue table or the current user changes,
- *   - the transaction commits with rows still buffered (a procedure may COMMIT before its CALL
- *     ends).
- * Rows of a subtransaction that rolls back are dropped with it. */
+ * A job is not inserted as a row of its own: every row of the queue table costs about as much as
+ * a row of any indexed table, and the target is half the rate of a plain INSERT. txq_submit
+ * appends the job to a buffer, and the buffer becomes ONE row of <queue table>_batch (parallel
+ * arrays, sql/postgres/batch.sql) written through SPI, so privileges, row-level security and the
+ * table's trigger apply as for any INSERT. The server moves a committed batch into the queue table.
+ * The buffer is written
+ *   - before COMMIT (or PREPARE TRANSACTION; a procedure may COMMIT before its CALL ends),
+ *   - when it holds TXQ_FLUSH_ROWS jobs or TXQ_FLUSH_BYTES payload bytes, if every job in it was
+ *     submitted in the current subtransaction (or in one of its children that committed): a
+ *     batch written inside a subtransaction is rolled back with it, so it must not carry jobs of
+ *     an enclosing one; otherwise the buffer grows until it may be written.
+ * Jobs submitted by different users or for different tables go to separate batch rows, in order.
+ * Jobs of a subtransaction that rolls back are dropped from the buffer with it. */
 #include "postgres.h"
 
 #include <limits.h>
@@ -21,10 +21,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -36,9 +34,10 @@
 #include "gearman.h"
 #include "txq.h"
 
-#define TXQ_UUID_LEN 36                   /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" */
-#define TXQ_FLUSH_ROWS 1000               /* rows per INSERT */
-#define TXQ_FLUSH_BYTES (8 * 1024 * 1024) /* payload bytes per INSERT */
+#define TXQ_UUID_LEN 36                    /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" */
+#define TXQ_FLUSH_ROWS 10000               /* jobs per batch row */
+#define TXQ_FLUSH_BYTES (16 * 1024 * 1024) /* payload bytes per batch row */
+#define TXQ_BATCH_SUFFIX "_batch"          /* sql/postgres/batch.sql */
 
 /* One buffered job; its datums live in txq_cxt. */
 struct txq_row {
@@ -47,20 +46,18 @@ struct txq_row {
     Datum data;             /* bytea */
     int16 priority;         /* queue numbering */
     SubTransactionId subid; /* subtransaction that submitted it */
+    Oid relid;              /* batch table */
+    Oid user;               /* user and security context that submitted it */
+    int secctx;
 };
 
-/* The buffer: rows not yet inserted, all for one table and one user. Reset at transaction end
- * (its memory is a child of TopTransactionContext). */
+/* The buffer: jobs not yet written, in submit order. Reset at transaction end (its memory is a
+ * child of TopTransactionContext). */
 static MemoryContext txq_cxt = NULL;
 static struct txq_row *txq_rows = NULL;
-static int txq_n = 0;              /* rows buffered */
-static int txq_cap = 0;            /* room in txq_rows */
-static size_t txq_bytes = 0;       /* payload bytes buffered */
-static Oid txq_relid = InvalidOid; /* table of the buffered rows */
-static Oid txq_user = InvalidOid;  /* user (and security context) that submitted them */
-static int txq_secctx = 0;
-
-static int txq_depth = 0; /* executor/utility nesting level, kept by the hooks */
+static int txq_n = 0;        /* jobs buffered */
+static int txq_cap = 0;      /* room in txq_rows */
+static size_t txq_bytes = 0; /* payload bytes buffered */
 
 /* gearman.queue_table as last resolved in this transaction (reset at transaction end) */
 static Oid txq_cache_relid = InvalidOid;
@@ -73,11 +70,6 @@ static int txq_prng_pid = 0;   /* backend that seeded it */
 
 static SPIPlanPtr txq_plan = NULL; /* saved INSERT plan for txq_plan_relid */
 static Oid txq_plan_relid = InvalidOid;
-
-static ExecutorStart_hook_type prev_executor_start = NULL;
-static ExecutorRun_hook_type prev_executor_run = NULL;
-static ExecutorFinish_hook_type prev_executor_finish = NULL;
-static ProcessUtility_hook_type prev_process_utility = NULL;
 
 /* make_uuid: a random version-4 UUID as text into out[TXQ_UUID_LEN + 1]. The generator is
  * seeded once per backend (a key needs to be unique, not secret; strong random per key would
@@ -114,30 +106,46 @@ make_uuid(char *out)
     out[TXQ_UUID_LEN] = '\0';
 }
 
-/* lookup_table: the OID of gearman.queue_table under the current search_path; checks that the
- * current user may INSERT into it. */
+/* missing_table: the error for a queue table or batch table that does not exist. */
+static void
+missing_table(const char *what, const char *name)
+{
+    ereport(ERROR,
+            (errcode(ERRCODE_UNDEFINED_TABLE),
+             errmsg("gearman %s \"%s\" does not exist", what, name),
+             errdetail("Transactional submit writes the job into the batch table beside the job "
+                       "server's durable queue table in this database."),
+             errhint("Set gearman.queue_table to the server's --libpq-table; gearmand -q "
+                     "Postgres creates both tables at start (sql/postgres/queue.sql, "
+                     "batch.sql).")));
+}
+
+/* lookup_table: the OID of the batch table of gearman.queue_table (resolved under the current
+ * search_path); checks that the current user may INSERT into it. */
 static Oid
 lookup_table(void)
 {
     List *names = stringToQualifiedNameList(gearman_queue_table);
-    Oid relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+    Oid queue = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+    char *batch;
+    Oid relid;
 
     list_free_deep(names);
+    if (!OidIsValid(queue)) {
+        missing_table("queue table", gearman_queue_table);
+    }
+    batch = psprintf("%s" TXQ_BATCH_SUFFIX, get_rel_name(queue));
+    relid = get_relname_relid(batch, get_rel_namespace(queue));
     if (!OidIsValid(relid)) {
-        ereport(ERROR,
-                (errcode(ERRCODE_UNDEFINED_TABLE),
-                 errmsg("gearman queue table \"%s\" does not exist", gearman_queue_table),
-                 errdetail("Transactional submit inserts the job into the job server's durable "
-                           "queue table in this database."),
-                 errhint("Set gearman.queue_table to the server's --libpq-table; gearmand -q "
-                         "Postgres creates the table at start (sql/postgres/queue.sql).")));
+        missing_table("batch table", batch);
     }
     if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK) {
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("permission denied for table %s", get_rel_name(relid)),
-                        errhint("Transactional submit needs INSERT on the queue table and USAGE "
-                                "on its id sequence.")));
+                        errmsg("permission denied for table %s", batch),
+                        errhint("Transactional submit needs INSERT on the queue's batch table "
+                                "and USAGE on its id sequence.")));
     }
+    pfree(batch);
     return relid;
 }
 
@@ -183,11 +191,10 @@ prepare_plan(Oid relid)
     rel = get_rel_name(relid);
     if (nsp == NULL || rel == NULL) {
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("gearman queue table \"%s\" disappeared", gearman_queue_table)));
+                        errmsg("the batch table of \"%s\" disappeared", gearman_queue_table)));
     }
-    sql = psprintf("INSERT INTO %s (function_name, unique_key, priority, data) "
-                   "SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
-                   "pg_catalog.unnest($3), pg_catalog.unnest($4))",
+    sql = psprintf("INSERT INTO %s (function_names, unique_keys, priorities, data) "
+                   "VALUES ($1, $2, $3, $4)",
                    quote_qualified_identifier(nsp, rel));
     plan = SPI_prepare(sql, 4, types);
     if (plan == NULL) {
@@ -212,13 +219,13 @@ reset_buffer(void)
     txq_rows = NULL;
     txq_n = txq_cap = 0;
     txq_bytes = 0;
-    txq_relid = InvalidOid;
 }
 
-/* insert_rows: one INSERT of rows[0, n) into relid, as the submitting user. */
+/* insert_rows: rows[0, n) as one batch row of rows[0].relid, as the user who submitted them. */
 static void
-insert_rows(const struct txq_row *rows, int n, Oid relid, Oid user, int secctx)
+insert_rows(const struct txq_row *rows, int n)
 {
+    Oid relid = rows[0].relid;
     Datum *cols[4];
     Datum values[4];
     Oid saved_user;
@@ -227,7 +234,7 @@ insert_rows(const struct txq_row *rows, int n, Oid relid, Oid user, int secctx)
     volatile bool pushed = false;
 
     GetUserIdAndSecContext(&saved_user, &saved_secctx);
-    SetUserIdAndSecContext(user, secctx);
+    SetUserIdAndSecContext(rows[0].user, rows[0].secctx);
     PG_TRY();
     {
         if (!ActiveSnapshotSet()) { /* after a portal's end, at COMMIT */
@@ -251,9 +258,9 @@ insert_rows(const struct txq_row *rows, int n, Oid relid, Oid user, int secctx)
         values[2] = PointerGetDatum(construct_array(cols[2], n, INT2OID, 2, true, TYPALIGN_SHORT));
         values[3] = PointerGetDatum(construct_array(cols[3], n, BYTEAOID, -1, false, TYPALIGN_INT));
         rc = SPI_execute_plan(prepare_plan(relid), values, NULL, false, 0);
-        if (rc != SPI_OK_INSERT || SPI_processed != (uint64)n) {
+        if (rc != SPI_OK_INSERT || SPI_processed != 1) {
             ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                            errmsg("could not insert %d jobs into the gearman queue table", n),
+                            errmsg("could not insert %d jobs into the gearman batch table", n),
                             errdetail("%s", SPI_result_code_string(rc))));
         }
         SPI_finish();
@@ -268,22 +275,41 @@ insert_rows(const struct txq_row *rows, int n, Oid relid, Oid user, int secctx)
     PG_END_TRY();
 }
 
-/* txq_flush: insert every buffered row now. The buffer is detached first, so rows submitted
- * while the INSERT runs (by a trigger on the queue table) start a new one. */
+/* same_batch: whether two buffered jobs may share a batch row (same table, same user). */
+static bool
+same_batch(const struct txq_row *a, const struct txq_row *b)
+{
+    return a->relid == b->relid && a->user == b->user && a->secctx == b->secctx;
+}
+
+/* txq_flush: write every buffered job now, one batch row per run of jobs that share a table and
+ * a user. The buffer is detached first, so jobs submitted while the INSERT runs (by a trigger on
+ * the batch table) start a new one. */
 static void
 txq_flush(void)
 {
     MemoryContext cxt = txq_cxt;
     struct txq_row *rows = txq_rows;
     int n = txq_n;
-    Oid relid = txq_relid;
 
     if (n == 0) {
         return;
     }
     reset_buffer();
-    insert_rows(rows, n, relid, txq_user, txq_secctx);
+    for (int from = 0, to; from < n; from = to) {
+        for (to = from + 1; to < n && same_batch(&rows[from], &rows[to]); to++) {
+        }
+        insert_rows(rows + from, to - from);
+    }
     MemoryContextDelete(cxt);
+}
+
+/* may_flush: whether every buffered job belongs to the current subtransaction (or to a child of
+ * it that committed), so a batch row written now is rolled back exactly with them. */
+static bool
+may_flush(void)
+{
+    return txq_n > 0 && txq_rows[0].subid >= GetCurrentSubTransactionId();
 }
 
 /* copy_varlena: a copy of len bytes as a text/bytea datum in the current memory context. */
@@ -326,9 +352,6 @@ txq_submit(const char *function, const char *unique, const void *data, size_t si
         key = uuid;
     }
     GetUserIdAndSecContext(&user, &secctx);
-    if (txq_n > 0 && (relid != txq_relid || user != txq_user || secctx != txq_secctx)) {
-        txq_flush();
-    }
     if (txq_cxt == NULL) {
         txq_cxt = AllocSetContextCreate(TopTransactionContext, "gearman transactional jobs",
                                         ALLOCSET_DEFAULT_SIZES);
@@ -347,138 +370,18 @@ txq_submit(const char *function, const char *unique, const void *data, size_t si
     r->data = copy_varlena(data, size);
     r->priority = (int16)priority;
     r->subid = GetCurrentSubTransactionId();
+    r->relid = relid;
+    r->user = user;
+    r->secctx = secctx;
     MemoryContextSwitchTo(old);
     txq_bytes += size;
-    txq_relid = relid;
-    txq_user = user;
-    txq_secctx = secctx;
-    if (txq_n >= TXQ_FLUSH_ROWS || txq_bytes >= TXQ_FLUSH_BYTES) {
+    if ((txq_n >= TXQ_FLUSH_ROWS || txq_bytes >= TXQ_FLUSH_BYTES) && may_flush()) {
         txq_flush();
     }
     return pstrdup(key);
 }
 
-/* ---- when to flush: hooks and transaction callbacks ---- */
-
-/* flush_if_done: a statement at level has ended; at the top level, write the buffer. */
-static void
-flush_if_done(int level)
-{
-    if (txq_n > 0 && level == 1) {
-        txq_flush();
-    }
-}
-
-/* uses_table: whether the plan reads or writes relid. */
-static bool
-uses_table(const PlannedStmt *ps, Oid relid)
-{
-    ListCell *lc;
-
-    foreach (lc, ps->rtable) {
-        RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-        if (rte->rtekind == RTE_RELATION && rte->relid == relid) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* private_snapshot: whether snap belongs to the query being started alone (taken for it, as for
- * every statement of a VOLATILE function), not shared with a query still running (as in a STABLE
- * function): only then may its command id move, or the outer query could see its own changes. */
-static bool
-private_snapshot(Snapshot snap)
-{
-    return snap != NULL && IsMVCCSnapshot(snap) && snap->copied && snap->regd_count <= 1 &&
-           snap->active_count <= 1;
-}
-
-/* txq_executor_start: a query that uses the queue table sees the jobs submitted before it. Its
- * snapshot was taken before this hook, so it is advanced over the rows just written (what SPI
- * does between the commands of a function) when it is the query's own. */
-static void
-txq_executor_start(QueryDesc *qd, int eflags)
-{
-    if (txq_n > 0 && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
-        uses_table(qd->plannedstmt, txq_relid)) {
-        txq_flush();
-        CommandCounterIncrement();
-        if (private_snapshot(qd->snapshot)) {
-            qd->snapshot->curcid = GetCurrentCommandId(false);
-        }
-    }
-    if (prev_executor_start != NULL) {
-        prev_executor_start(qd, eflags);
-    } else {
-        standard_ExecutorStart(qd, eflags);
-    }
-}
-
-static void
-txq_executor_run(QueryDesc *qd, ScanDirection dir, uint64 count, bool execute_once)
-{
-    txq_depth++;
-    PG_TRY();
-    {
-        if (prev_executor_run != NULL) {
-            prev_executor_run(qd, dir, count, execute_once);
-        } else {
-            standard_ExecutorRun(qd, dir, count, execute_once);
-        }
-    }
-    PG_FINALLY();
-    {
-        txq_depth--;
-    }
-    PG_END_TRY();
-}
-
-static void
-txq_executor_finish(QueryDesc *qd)
-{
-    int level = ++txq_depth;
-
-    PG_TRY();
-    {
-        if (prev_executor_finish != NULL) {
-            prev_executor_finish(qd);
-        } else {
-            standard_ExecutorFinish(qd);
-        }
-    }
-    PG_FINALLY();
-    {
-        txq_depth--;
-    }
-    PG_END_TRY();
-    flush_if_done(level);
-}
-
-static void
-txq_process_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree,
-                    ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *env,
-                    DestReceiver *dest, QueryCompletion *qc)
-{
-    int level = ++txq_depth;
-
-    PG_TRY();
-    {
-        if (prev_process_utility != NULL) {
-            prev_process_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
-        } else {
-            standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
-        }
-    }
-    PG_FINALLY();
-    {
-        txq_depth--;
-    }
-    PG_END_TRY();
-    if (IsTransactionState()) {
-        flush_if_done(level);
-    }
-}
+/* ---- when to flush: transaction callbacks ---- */
 
 /* txq_xact_callback: write what is still buffered before COMMIT (or PREPARE TRANSACTION);
  * forget the buffer at transaction end. */
@@ -517,14 +420,6 @@ txq_subxact_callback(SubXactEvent event, SubTransactionId mine, SubTransactionId
 void
 txq_init(void)
 {
-    prev_executor_start = ExecutorStart_hook;
-    ExecutorStart_hook = txq_executor_start;
-    prev_executor_run = ExecutorRun_hook;
-    ExecutorRun_hook = txq_executor_run;
-    prev_executor_finish = ExecutorFinish_hook;
-    ExecutorFinish_hook = txq_executor_finish;
-    prev_process_utility = ProcessUtility_hook;
-    ProcessUtility_hook = txq_process_utility;
     RegisterXactCallback(txq_xact_callback, NULL);
     RegisterSubXactCallback(txq_subxact_callback, NULL);
 }

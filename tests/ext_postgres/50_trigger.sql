@@ -20,8 +20,9 @@ SELECT is((SELECT seen FROM index_log WHERE tbl = 'docs' AND id = :net_rb), 0::b
 ALTER FUNCTION docs_index() SET gearman.transactional = on;
 BEGIN;
 INSERT INTO docs (body) VALUES ('rolled back, tx') RETURNING id AS tx_rb \gset
-SELECT is((SELECT count(*) FROM queue WHERE data = convert_to('docs:' || :tx_rb, 'UTF8')),
-          1::bigint, 'transactional trigger: the job is a queue row inside the transaction');
+SELECT is((SELECT count(*) FROM queue WHERE data = convert_to('docs:' || :tx_rb, 'UTF8'))
+          + (SELECT count(*) FROM queue_batch), 0::bigint,
+          'transactional trigger: the job is held by the transaction (no queue or batch row yet)');
 ROLLBACK;
 INSERT INTO docs (body) VALUES ('committed, tx') RETURNING id AS tx_ok \gset
 SELECT ok(t.wait_until(format('SELECT count(*) > 0 FROM index_log WHERE tbl = %L AND id = %s',
@@ -57,6 +58,7 @@ SELECT is((SELECT count(*) FROM index_log WHERE tbl = 'docs_tx' AND id = :rb), 0
           'the rolled-back row was never indexed');
 SELECT ok(t.wait_until($$SELECT count(*) = 0 FROM queue WHERE claimed_by IS NULL$$, 5),
           'no unclaimed rows left in the queue table');
+SELECT ok(t.wait_until($$SELECT count(*) = 0 FROM queue_batch$$, 5), '... nor batches');
 
 -- gman_do_background_tx directly: the unique key identifies the job
 BEGIN;
@@ -65,9 +67,7 @@ SELECT is(gman_do_background_tx('bgcount', 'tx-given', 'tx-key-1'), 'tx-key-1',
 SELECT gman_do_background_tx('bgcount', 'tx-generated') AS gen_key \gset
 SELECT matches(:'gen_key'::text, '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$',
                '... or a generated UUID');
-SELECT is((SELECT row(function_name, priority, data, claimed_by IS NULL)::text FROM queue
-            WHERE unique_key = :'gen_key'), '(bgcount,1,"\\x74782d67656e657261746564",t)',
-          'the queue row: function, normal priority, workload, unclaimed');
+SELECT gman_do_background_tx('parked', 'tx-fields') AS fields_key \gset
 SELECT matches(gman_do_background_tx('bgcount', '\x00ff'::bytea), '^[0-9a-f-]{36}$', 'bytea workload');
 SAVEPOINT s1;
 SELECT gman_do_background_tx('bgcount', 'tx-savepoint-rolled-back');
@@ -75,6 +75,11 @@ ROLLBACK TO SAVEPOINT s1;
 COMMIT;
 SELECT ok(t.wait_until($$SELECT count(*) = 2 FROM bg_log WHERE v IN ('tx-given', 'tx-generated')$$, 10),
           'committed tx jobs ran');
+SELECT ok(t.wait_until(format('SELECT count(*) = 1 FROM queue WHERE unique_key = %L', :'fields_key'), 10),
+          'after COMMIT the server moved the job into the queue table');
+SELECT is((SELECT row(function_name, priority, data, claimed_by IS NOT NULL)::text FROM queue
+            WHERE unique_key = :'fields_key'), '(parked,1,"\\x74782d6669656c6473",t)',
+          'the queue row: function, normal priority, workload, claimed');
 SELECT is((SELECT count(*) FROM bg_log WHERE v = 'tx-savepoint-rolled-back'), 0::bigint,
           'a job of a rolled-back savepoint never runs');
 
@@ -89,16 +94,19 @@ SELECT ok(t.wait_until(format('SELECT running FROM gman_status_unique(%L)', :'sl
 -- gearman.transactional on: gman_do_background* insert rows with their priority
 SET gearman.transactional = on;
 BEGIN;
-SELECT gman_do_high_background('bgcount', 'tx-high') AS k_high \gset
-SELECT gman_do_low_background('bgcount', 'tx-low', 'tx-low-key') AS k_low \gset
+SELECT gman_do_high_background('parked', 'tx-high') AS k_high \gset
+SELECT gman_do_low_background('parked', 'tx-low', 'tx-low-key') AS k_low \gset
+SELECT gman_do_background('bgcount', 'tx-normal') AS k_normal \gset
+SELECT is(:'k_low'::text, 'tx-low-key', 'gman_do_low_background returns the unique key');
+COMMIT;
+SELECT ok(t.wait_until(format('SELECT count(*) = 2 FROM queue WHERE unique_key IN (%L, %L)',
+                              :'k_high', :'k_low'), 10), 'after COMMIT both are queue rows');
 SELECT is((SELECT priority FROM queue WHERE unique_key = :'k_high'), 0::smallint,
           'gman_do_high_background: priority 0 (high)');
 SELECT is((SELECT priority FROM queue WHERE unique_key = :'k_low'), 2::smallint,
           'gman_do_low_background: priority 2 (low)');
-SELECT is(:'k_low'::text, 'tx-low-key', '... returns the unique key');
-COMMIT;
-SELECT ok(t.wait_until($$SELECT count(*) = 2 FROM bg_log WHERE v IN ('tx-high', 'tx-low')$$, 10),
-          'both ran after COMMIT');
+SELECT ok(t.wait_until($$SELECT count(*) = 1 FROM bg_log WHERE v = 'tx-normal'$$, 10),
+          'gman_do_background ran after COMMIT');
 RESET gearman.transactional;
 
 -- the queue table: schema-qualified, and a clear error when it is not there
@@ -109,6 +117,11 @@ SET gearman.queue_table = 'no_such_queue';
 SELECT is(t.err($$SELECT gman_do_background_tx('bgcount', 'x')$$),
           '42P01: gearman queue table "no_such_queue" does not exist', 'missing queue table: 42P01');
 SELECT matches(t.err($$SET gearman.queue_table = 'a.b.c'$$), '^22023: ', 'a bad table name is refused');
+CREATE TABLE lonely (id int);
+SET gearman.queue_table = 'lonely';
+SELECT is(t.err($$SELECT gman_do_background_tx('bgcount', 'x')$$),
+          '42P01: gearman batch table "lonely_batch" does not exist', 'missing batch table: 42P01');
+DROP TABLE lonely;
 RESET gearman.queue_table;
 
 SELECT * FROM finish();

@@ -1,35 +1,89 @@
--- 55_tx_buffer.sql - transactional submit buffers rows and writes them in batches (txq.c): the
--- rows keep their order, a query that reads the queue table sees every job submitted before it,
--- a rolled-back subtransaction (PL/pgSQL EXCEPTION block) takes its jobs along, a procedure's
--- COMMIT writes them, and COPY with a DEFAULT that submits writes them when it ends.
--- Function "parked" has no worker: its rows stay in the table (claimed by the server).
+-- 55_tx_buffer.sql - transactional submit holds a transaction's jobs and writes them as rows of
+-- the batch table (txq.c) before COMMIT; the server moves committed batches into the queue table.
+-- Jobs keep their order, a rolled-back subtransaction (PL/pgSQL EXCEPTION block, ROLLBACK TO
+-- SAVEPOINT) takes exactly its own jobs along, also when its buffer grew past a batch, a
+-- procedure's COMMIT writes them, and COPY with a DEFAULT that submits works.
+-- Function "parked" has no worker: its rows stay in the queue table (claimed by the server).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 SELECT * FROM no_plan();
 
-SELECT count(gman_do_background_tx('parked', i::text)) FROM generate_series(1, 2500) AS i;
-SELECT is((SELECT count(*) FROM queue WHERE function_name = 'parked'), 2500::bigint,
-          '2,500 jobs of one statement are all in the queue table after it');
-SELECT is((SELECT bool_and(convert_from(data, 'UTF8')::int = n)
-             FROM (SELECT data, row_number() OVER (ORDER BY id) AS n
-                     FROM queue WHERE function_name = 'parked') AS q), true,
-          '... in submit order (ids ascending)');
-SELECT is((SELECT count(DISTINCT unique_key) FROM queue WHERE function_name = 'parked'),
-          2500::bigint, '... each with its own generated unique key');
-
--- read your own jobs: a query on the queue table sees the jobs submitted before it, even when
--- PL/pgSQL evaluated the call without the executor (x := f())
-CREATE FUNCTION pg_temp.submit_and_count() RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    k text;
-    n bigint;
+-- t.parked: committed jobs of function parked whose workload starts with prefix, once the
+-- server has moved them (waits up to 10 s for want of them)
+CREATE FUNCTION pg_temp.parked(prefix text, want bigint) RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN
-    k := gman_do_background_tx('parked', 'read-your-own');
-    SELECT count(*) INTO n FROM queue WHERE unique_key = k;
-    RETURN n;
+    PERFORM t.wait_until(format('SELECT count(*) >= %s FROM queue WHERE function_name = %L'
+                                ' AND claimed_by IS NOT NULL AND data LIKE %L::bytea',
+                                want, 'parked', prefix || '%'), 10);
+    RETURN (SELECT count(*) FROM queue WHERE function_name = 'parked' AND data LIKE (prefix || '%')::bytea);
 END
 $$;
-SELECT is(pg_temp.submit_and_count(), 1::bigint, 'a query on the queue table sees the job at once');
+
+SELECT count(gman_do_background_tx('parked', 'one-' || i)) FROM generate_series(1, 2500) AS i;
+SELECT is(pg_temp.parked('one-', 2500), 2500::bigint,
+          '2,500 jobs of one statement: all moved into the queue table after COMMIT');
+SELECT is((SELECT bool_and(convert_from(data, 'UTF8') = 'one-' || n)
+             FROM (SELECT data, row_number() OVER (ORDER BY id) AS n
+                     FROM queue WHERE data LIKE 'one-%'::bytea) AS q), true,
+          '... in submit order (ids ascending)');
+SELECT is((SELECT count(DISTINCT unique_key) FROM queue WHERE data LIKE 'one-%'::bytea),
+          2500::bigint, '... each with its own generated unique key');
+SELECT ok(t.wait_until($$SELECT count(*) = 0 FROM queue_batch$$, 5), '... and no batch row is left');
+
+-- an explicit transaction: nothing is written before COMMIT (up to 10,000 jobs); the server takes
+-- them after COMMIT; rolled back, there is nothing
+BEGIN;
+SELECT count(gman_do_background_tx('parked', 'held-' || i)) FROM generate_series(1, 1500) AS i;
+SELECT is((SELECT count(*) FROM queue_batch), 0::bigint,
+          'before COMMIT: 1,500 jobs held in memory, no batch row yet');
+COMMIT;
+SELECT is(pg_temp.parked('held-', 1500), 1500::bigint, 'after COMMIT: the server took all 1,500');
+BEGIN;
+SELECT count(gman_do_background_tx('parked', 'rolled-' || i)) FROM generate_series(1, 1500) AS i;
+ROLLBACK;
+SELECT pg_sleep(0.3);
+SELECT is((SELECT count(*) FROM queue WHERE data LIKE 'rolled-%'::bytea), 0::bigint,
+          '1,500 rolled back: no job');
+
+-- more than a batch: 10,000 jobs become a batch row inside the transaction, the rest at COMMIT
+BEGIN;
+SELECT count(gman_do_background_tx('parked', 'big-' || i)) FROM generate_series(1, 15000) AS i;
+SELECT is((SELECT array_agg(cardinality(function_names)) FROM queue_batch), '{10000}'::int[],
+          '15,000 jobs: one batch row of 10,000 written before COMMIT (this transaction sees it)');
+COMMIT;
+SELECT is(pg_temp.parked('big-', 15000), 15000::bigint, 'after COMMIT: all 15,000 moved');
+SELECT is((SELECT bool_and(convert_from(data, 'UTF8') = 'big-' || n)
+             FROM (SELECT data, row_number() OVER (ORDER BY id) AS n
+                     FROM queue WHERE data LIKE 'big-%'::bytea) AS q), true,
+          '... in submit order across the two batch rows');
+
+-- a savepoint rolled back after its jobs outgrew a batch: with jobs of the enclosing transaction
+-- in the buffer, nothing is written inside the savepoint, so ROLLBACK TO drops exactly its own
+BEGIN;
+SELECT gman_do_background_tx('parked', 'sp-outer-1');
+SAVEPOINT a;
+SELECT count(gman_do_background_tx('parked', 'sp-inner-' || i)) FROM generate_series(1, 12000) AS i;
+SELECT is((SELECT count(*) FROM queue_batch), 0::bigint,
+          'a savepoint holding the outer job: its 12,000 jobs are not written inside it');
+ROLLBACK TO SAVEPOINT a;
+SELECT gman_do_background_tx('parked', 'sp-outer-2');
+COMMIT;
+SELECT is(pg_temp.parked('sp-outer-', 2), 2::bigint, 'both outer jobs survive ROLLBACK TO');
+SELECT is((SELECT count(*) FROM queue WHERE data LIKE 'sp-inner-%'::bytea), 0::bigint,
+          '... and none of the 12,000 rolled-back ones exists');
+-- a savepoint with an empty buffer writes its own batch inside it; ROLLBACK TO takes the row along
+BEGIN;
+SAVEPOINT b;
+SELECT count(gman_do_background_tx('parked', 'sp2-inner-' || i)) FROM generate_series(1, 12000) AS i;
+SELECT is((SELECT count(*) FROM queue_batch), 1::bigint,
+          'a savepoint with only its own jobs: a batch row written inside it');
+ROLLBACK TO SAVEPOINT b;
+SELECT is((SELECT count(*) FROM queue_batch), 0::bigint, '... gone with ROLLBACK TO');
+SELECT gman_do_background_tx('parked', 'sp2-outer');
+COMMIT;
+SELECT is(pg_temp.parked('sp2-outer', 1), 1::bigint, 'the job after ROLLBACK TO runs');
+SELECT is((SELECT count(*) FROM queue WHERE data LIKE 'sp2-inner-%'::bytea), 0::bigint,
+          '... the 12,000 of the savepoint never do');
 
 -- subtransactions
 CREATE FUNCTION pg_temp.submit_then_fail(v text) RETURNS text LANGUAGE plpgsql AS $$
@@ -72,48 +126,25 @@ SELECT pg_sleep(0.3);
 SELECT is((SELECT count(*) FROM bg_log WHERE v = 'proc-rolled-back'), 0::bigint,
           '... the one before its ROLLBACK never did');
 
--- COPY whose DEFAULT submits a job per row (no executor runs: the utility hook writes them)
+-- COPY whose DEFAULT submits a job per row
 CREATE TEMP TABLE copied (id int, job text DEFAULT gman_do_background_tx('bgcount', 'copy-default'));
 COPY copied (id) FROM STDIN;
 1
 2
 3
 \.
-SELECT is((SELECT count(*) FROM queue WHERE unique_key IN (SELECT job FROM copied)), 3::bigint,
-          'COPY FROM with a submitting DEFAULT: the jobs are in the queue table')
- WHERE EXISTS (SELECT 1 FROM copied);
 SELECT ok(t.wait_until($$SELECT count(*) = 3 FROM bg_log WHERE v = 'copy-default'$$, 10),
-          '... and ran');
+          'COPY FROM with a submitting DEFAULT: the three jobs ran');
 
--- an explicit transaction: the rows are there (for this session) before COMMIT, unclaimed;
--- the server takes them after COMMIT; rolled back, there is nothing
-BEGIN;
-SELECT count(gman_do_background_tx('parked', 'batch-' || i)) FROM generate_series(1, 1500) AS i;
-SELECT is((SELECT count(*) FILTER (WHERE claimed_by IS NULL) FROM queue
-            WHERE data LIKE 'batch-%'::bytea), 1500::bigint,
-          'before COMMIT: 1,500 unclaimed rows, visible to this transaction only');
-COMMIT;
-SELECT ok(t.wait_until($$SELECT count(*) = 1500 FROM queue
-                         WHERE data LIKE 'batch-%'::bytea AND claimed_by IS NOT NULL$$, 10),
-          'after COMMIT: the server claimed all 1,500');
-BEGIN;
-SELECT count(gman_do_background_tx('parked', 'rolled-' || i)) FROM generate_series(1, 1500) AS i;
-ROLLBACK;
-SELECT is((SELECT count(*) FROM queue WHERE data LIKE 'rolled-%'::bytea), 0::bigint,
-          '1,500 rolled back: no row');
-
--- a cursor: each FETCH writes the jobs of the rows it fetched; COMMIT drops the rest unfetched
+-- a cursor: only the rows fetched submitted jobs; COMMIT writes them
 BEGIN;
 DECLARE c CURSOR FOR SELECT gman_do_background_tx('parked', 'cursor-' || i) FROM generate_series(1, 10) AS i;
 FETCH 4 FROM c;
-SELECT is((SELECT count(*) FROM queue WHERE data LIKE 'cursor-%'::bytea), 4::bigint,
-          'a cursor: the jobs of the fetched rows are written after the FETCH');
 FETCH 2 FROM c;
 COMMIT;
-SELECT is((SELECT count(*) FROM queue WHERE data LIKE 'cursor-%'::bytea), 6::bigint,
-          '... and those of the next FETCH before COMMIT');
+SELECT is(pg_temp.parked('cursor-', 6), 6::bigint, 'a cursor: the jobs of the 6 fetched rows');
 
--- a row trigger that submits: its jobs go in batches and all arrive
+-- a row trigger that submits: its jobs all arrive
 CREATE TEMP TABLE many (id int);
 CREATE FUNCTION pg_temp.many_submit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -123,7 +154,22 @@ END
 $$;
 CREATE TRIGGER many_submit AFTER INSERT ON many FOR EACH ROW EXECUTE FUNCTION pg_temp.many_submit();
 INSERT INTO many SELECT generate_series(1, 3000);
-SELECT is((SELECT count(*) FROM queue WHERE data LIKE 'many-%'::bytea), 3000::bigint,
-          'a row trigger on a 3,000-row INSERT: 3,000 jobs');
+SELECT is(pg_temp.parked('many-', 3000), 3000::bigint, 'a row trigger on a 3,000-row INSERT: 3,000 jobs');
+
+-- jobs of two users in one transaction: each user's jobs are written with that user's rights
+CREATE ROLE gm_tx_a;
+GRANT INSERT ON queue_batch TO gm_tx_a;
+GRANT USAGE ON SEQUENCE queue_batch_id_seq TO gm_tx_a;
+BEGIN;
+SELECT gman_do_background_tx('parked', 'users-super');
+SET LOCAL ROLE gm_tx_a;
+SELECT gman_do_background_tx('parked', 'users-a');
+RESET ROLE;
+SELECT gman_do_background_tx('parked', 'users-super-2');
+COMMIT;
+SELECT is(pg_temp.parked('users-', 3), 3::bigint, 'two users in one transaction: all three jobs');
+REVOKE ALL ON queue_batch FROM gm_tx_a;
+REVOKE ALL ON SEQUENCE queue_batch_id_seq FROM gm_tx_a;
+DROP ROLE gm_tx_a;
 
 SELECT * FROM finish();

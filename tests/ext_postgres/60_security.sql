@@ -1,6 +1,6 @@
 -- 60_security.sql - who may do what: gman_servers_set and gearman.servers are for superusers and
 -- roles granted them; every other function is EXECUTE for PUBLIC; transactional submit needs
--- INSERT on the queue table. A plain role's SET before the module loads is not honoured.
+-- INSERT on the queue's batch table. A plain role's SET before the module loads is not honoured.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 SELECT * FROM no_plan();
@@ -27,8 +27,8 @@ SELECT is(:'e_exec'::text, '42501: permission denied for function gman_servers_s
 SELECT is(:'e_set'::text, '42501: permission denied to set parameter "gearman.servers"',
           'a plain role cannot SET gearman.servers');
 SELECT is(:'r_do'::text, 'cba', 'a plain role can run jobs on the configured servers');
-SELECT is(:'e_tx'::text, '42501: permission denied for table queue',
-          'transactional submit needs INSERT on the queue table');
+SELECT is(:'e_tx'::text, '42501: permission denied for table queue_batch',
+          'transactional submit needs INSERT on the batch table');
 
 GRANT EXECUTE ON FUNCTION gman_servers_set(text) TO gm_app;
 SET ROLE gm_app;
@@ -53,12 +53,14 @@ REVOKE SET ON PARAMETER gearman.servers FROM gm_app;
 SELECT is((SELECT v FROM sec_log), current_setting('gearman.servers') || ' zyx',
           'a plain role''s early SET gearman.servers is not honoured');
 
-GRANT INSERT ON queue TO gm_app;
-GRANT USAGE ON SEQUENCE queue_id_seq TO gm_app;
+GRANT INSERT ON queue_batch TO gm_app;
+GRANT USAGE ON SEQUENCE queue_batch_id_seq TO gm_app;
 SET ROLE gm_app;
 SELECT coalesce(t.err($$SELECT gman_do_background_tx('bgcount', 'granted-tx')$$), 'ok') AS e_tx2 \gset
 RESET ROLE;
-SELECT is(:'e_tx2'::text, 'ok', 'with INSERT on the queue table, a role may submit transactionally');
+SELECT is(:'e_tx2'::text, 'ok', 'with INSERT on the batch table, a role may submit transactionally');
+SELECT ok(t.wait_until($$SELECT count(*) = 1 FROM bg_log WHERE v = 'granted-tx'$$, 10),
+          '... and the job runs');
 
 SELECT lives_ok($$ALTER ROLE gm_app SET gearman.servers = '127.0.0.1:4730'$$,
                 'a superuser may ALTER ROLE ... SET gearman.servers');

@@ -130,7 +130,6 @@ open_err(const char *table, struct gman_err *err)
     return rc;
 }
 
-
 int
 collect(void *ctx, const struct qb_row *r)
 {
@@ -208,4 +207,3 @@ now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
-

@@ -40,6 +40,6 @@ struct qb_row mkrow(const char *func, const char *uniq, const void *data, size_t
 int claim_all(struct qb *q, struct got *g); /* one claim of up to 1000 rows: the count */
 void replay_all(struct qb *q, struct got *g);
 int pg_sort_id(const void *a, const void *b); /* qsort of int64_t ids */
-double now_s(void);                            /* monotonic seconds */
+double now_s(void);                           /* monotonic seconds */
 
 #endif

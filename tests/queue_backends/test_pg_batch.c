@@ -25,8 +25,8 @@ test_batch_commit_and_rollback(void **state)
     (void)state;
     struct qb *q = open_as("t-batch", "pg_batch_q", NULL);
     struct got *g = got_new();
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_tables WHERE tablename = 'pg_batch_q_batch'"),
-                     1);
+    assert_int_equal(
+        psql_long("SELECT count(*) FROM pg_tables WHERE tablename = 'pg_batch_q_batch'"), 1);
     psql_ok("BEGIN; INSERT INTO pg_batch_q_batch (function_names, data)"
             " VALUES ('{never,never}', '{a,b}'); ROLLBACK");
     assert_int_equal(claim_all(q, g), 0);
@@ -119,15 +119,15 @@ test_malformed_batches_refused(void **state)
     (void)state;
     struct qb *q = open_as("t-bad", "pg_bad_q", NULL);
     static const char *const bad[] = {
-        "('{a,b}', '{x}', NULL, NULL, NULL)",          /* fewer payloads than functions */
-        "('{a,NULL}', '{x,y}', NULL, NULL, NULL)",     /* NULL function */
+        "('{a,b}', '{x}', NULL, NULL, NULL)",              /* fewer payloads than functions */
+        "('{a,NULL}', '{x,y}', NULL, NULL, NULL)",         /* NULL function */
         "('{a}', ARRAY[NULL]::bytea[], NULL, NULL, NULL)", /* NULL payload */
-        "('{a}', '{x}', '{k1,k2}', NULL, NULL)",       /* keys do not match */
-        "('{a}', '{x}', NULL, '{5}', NULL)",           /* priority out of range */
-        "('{a}', '{x}', NULL, '{NULL}', NULL)",        /* NULL priority */
-        "('{a}', '{x}', NULL, NULL, '{NULL}')",        /* NULL run time */
-        "('{{a}}', '{{x}}', NULL, NULL, NULL)",        /* two dimensions */
-        "(NULL, '{x}', NULL, NULL, NULL)",             /* no functions */
+        "('{a}', '{x}', '{k1,k2}', NULL, NULL)",           /* keys do not match */
+        "('{a}', '{x}', NULL, '{5}', NULL)",               /* priority out of range */
+        "('{a}', '{x}', NULL, '{NULL}', NULL)",            /* NULL priority */
+        "('{a}', '{x}', NULL, NULL, '{NULL}')",            /* NULL run time */
+        "('{{a}}', '{{x}}', NULL, NULL, NULL)",            /* two dimensions */
+        "(NULL, '{x}', NULL, NULL, NULL)",                 /* no functions */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char sql[512];
@@ -160,9 +160,10 @@ test_unmovable_batch_kept(void **state)
     }
     assert_int_equal(total, 1);
     assert_string_equal(g->func[0], "after");
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_stuck_q_batch WHERE error LIKE '%unique_key%'"
-                               " OR error LIKE '%check%'"),
-                     1);
+    assert_int_equal(
+        psql_long("SELECT count(*) FROM pg_stuck_q_batch WHERE error LIKE '%unique_key%'"
+                  " OR error LIKE '%check%'"),
+        1);
     assert_int_equal(psql_long("SELECT count(*) FROM pg_stuck_q WHERE function_name = 'ok1'"), 0);
     psql_ok("UPDATE pg_stuck_q_batch SET unique_keys = '{k,k2}', error = NULL");
     assert_int_equal(claim_all(q, g), 2);
@@ -196,7 +197,8 @@ test_big_batch_moves_whole(void **state)
 {
     (void)state;
     struct qb *q = open_as("t-big", "pg_bigb_q", NULL);
-    psql_ok("INSERT INTO pg_bigb_q_batch (function_names, data) SELECT array_agg('big'::text ORDER BY i),"
+    psql_ok("INSERT INTO pg_bigb_q_batch (function_names, data) SELECT array_agg('big'::text ORDER "
+            "BY i),"
             " array_agg(convert_to(i::text, 'UTF8') ORDER BY i) FROM generate_series(1, 20000) i");
     struct seq s = {0, 1};
     struct gman_err err = {0, ""};
