@@ -3,13 +3,15 @@
 # the same rows, in one run on one throwaway cluster (tests/harness/pg.sh, default durability):
 #   SELECT gman_do_background('f', i::text) FROM generate_series(1, N) i
 # through the network path (build/gearmand, memory queue, on a free loopback port; no worker, the
-# jobs just queue) and through the transactional path (rows of the queue table, made from
-# sql/postgres/queue.sql; no server attached, so only the SQL side is timed; one more row shows the
-# same with the table's NOTIFY trigger per statement instead of per row, for comparison), against
+# jobs just queue) and through the transactional path (batch rows beside the queue table, made
+# from sql/postgres/queue.sql; no server attached, so only the SQL side is timed), against
 #   INSERT INTO plain SELECT 'f', i::text FROM generate_series(1, N) i
 # Each statement runs in its own transaction (autocommit, COMMIT included), timed by psql;
 # ROUNDS rounds visit every scenario in turn and the table shows medians. Tables are emptied
-# between runs (not timed). Needs the extension installed (make install-pg).
+# between runs (not timed). A last line times the whole way with a server attached
+# (build/gearmand -q Postgres on its own table): from the start of the transactional statement
+# until the server has moved every job into the queue table (its batch table is empty).
+# Needs the extension installed (make install-pg).
 # Env: N (rows, default 100000), ROUNDS (default 5), BUILD_DIR (default build), GEARMAND_BIN.
 # Output: the table on stdout and in $BUILD_DIR/bench/pg_ext.txt. Exit 1 if a run failed.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@" # bash only (the harness needs it)
@@ -38,20 +40,14 @@ pg_psql -c "CREATE EXTENSION gearman" -c "ALTER DATABASE gman_bench SET gearman.
     -c "CREATE TABLE plain_q (id bigserial PRIMARY KEY, function_name text NOT NULL, data bytea NOT NULL)" ||
     die "setup failed"
 pg_psql -v qb_table=queue -f "$root/sql/postgres/queue.sql" >/dev/null || die "queue.sql failed"
-# for comparison only: the same table with its NOTIFY trigger per statement instead of per row
-pg_psql -v qb_table=queue_stmt -f "$root/sql/postgres/queue.sql" >/dev/null &&
-    pg_psql -c "DROP TRIGGER gman_queue_notify ON queue_stmt" \
-        -c "CREATE TRIGGER gman_queue_notify AFTER INSERT ON queue_stmt FOR EACH STATEMENT
-            EXECUTE FUNCTION gman_queue_notify()" || die "queue_stmt failed"
 
 # Scenarios: name|label|setup (untimed)|statement (timed)
 gen="generate_series(1, $N) AS i"
 SCENARIOS="plain|plain INSERT, ordinary table (2 text columns)|TRUNCATE plain|INSERT INTO plain SELECT 'f', i::text FROM $gen
 plain_q|plain INSERT, table shaped like the queue (bigserial PK)|TRUNCATE plain_q|INSERT INTO plain_q (function_name, data) SELECT 'f', convert_to(i::text, 'UTF8') FROM $gen
 queue|INSERT into the queue table itself (its indexes, NOTIFY trigger)|TRUNCATE queue|INSERT INTO queue (function_name, data) SELECT 'f', convert_to(i::text, 'UTF8') FROM $gen
-tx|transactional: gman_do_background_tx|TRUNCATE queue|SELECT gman_do_background_tx('f', i::text) FROM $gen
-txguc|transactional: gman_do_background, gearman.transactional=on|TRUNCATE queue|SET gearman.transactional = on; SELECT gman_do_background('f', i::text) FROM $gen
-txstmt|transactional, if queue.sql's NOTIFY trigger ran per statement|TRUNCATE queue_stmt|SET gearman.queue_table = queue_stmt; SELECT gman_do_background_tx('f', i::text) FROM $gen
+tx|transactional: gman_do_background_tx|TRUNCATE queue_batch|SELECT gman_do_background_tx('f', i::text) FROM $gen
+txguc|transactional: gman_do_background, gearman.transactional=on|TRUNCATE queue_batch|SET gearman.transactional = on; SELECT gman_do_background('f', i::text) FROM $gen
 net|network: gman_do_background (gearmand, memory queue)|SELECT 1|SELECT gman_do_background('f', i::text) FROM $gen"
 
 raw=$GM_TMP/raw.txt
@@ -84,6 +80,27 @@ EOF
     echo "# round $r of $ROUNDS done" >&2
 done
 
+# The whole way: a server with its queue in this database (table queue_move) takes the jobs.
+# Rounds add up (the server keeps the jobs; no worker), so each waits for its own batches only.
+gm_start -q Postgres --libpq-conninfo "$PG_CONNINFO" --libpq-table queue_move --verbose ERROR
+for r in $(seq 1 "$ROUNDS"); do
+    t0=$(date +%s%N)
+    pg_psql -o /dev/null -c "SET gearman.queue_table = queue_move" \
+        -c "SELECT gman_do_background_tx('f', i::text) FROM $gen" \
+        -c "DO \$\$ BEGIN WHILE EXISTS (SELECT 1 FROM queue_move_batch) LOOP
+                PERFORM pg_sleep(0.005); END LOOP; END \$\$" || {
+        echo "pg_ext.sh: the server-attached run failed in round $r" >&2
+        failed=1
+        continue
+    }
+    awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "moved %.1f\n", (b - a) / 1e6 }' >>"$raw"
+done
+moved=$(pg_psql -At -c "SELECT count(*) FROM queue_move WHERE claimed_by IS NOT NULL")
+[ "$moved" = "$((N * ROUNDS))" ] || {
+    echo "pg_ext.sh: the server holds $moved rows of queue_move, expected $((N * ROUNDS))" >&2
+    failed=1
+}
+
 # median NAME: median ms of NAME's runs.
 median() {
     awk -v n="$1" '$1 == n { print $2 }' "$raw" | sort -n | awk '{ v[NR] = $1 }
@@ -106,6 +123,7 @@ mkdir -p "$BUILD_DIR/bench"
             printf "%-68s %10.1f %10.0f %8.2f\n", l, ms, n / (ms / 1000), (b > 0 ? b / ms : 0) }'
     done <<EOF
 $SCENARIOS
+moved|transactional + COMMIT + the server moved every job (server attached)||
 EOF
 } | tee "$BUILD_DIR/bench/pg_ext.txt"
 exit "$failed"

@@ -1,5 +1,5 @@
 /* gearman.c - the extension's entry file: module magic, _PG_init (the gearman.* settings and the
- * hooks of transactional submit). */
+ * callbacks of transactional submit). */
 #include "postgres.h"
 
 #include <limits.h>

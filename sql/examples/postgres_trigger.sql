@@ -7,12 +7,13 @@
 --      the INSERT runs, before COMMIT: if the transaction rolls back the job still runs, and a
 --      fast worker may look for the row before it is committed.
 --   2. The same trigger made transactional without rewriting it (ALTER FUNCTION ... SET, below):
---      gman_do_background then inserts the job into the job server's queue table in the same
---      transaction, so it runs if and only if the transaction commits, after the COMMIT.
+--      gman_do_background then writes the job into the batch table beside the job server's queue
+--      table in the same transaction, so it runs if and only if the transaction commits, after
+--      the COMMIT.
 --   3. docs_tx: a trigger that says so itself, with gman_do_background_tx.
 -- The transactional ways need gearmand running with its durable queue in this database
--- (gearmand -q Postgres --libpq-conninfo 'dbname=app' --libpq-table queue) and INSERT on the
--- queue table and USAGE on its sequence for the roles whose writes fire the trigger.
+-- (gearmand -q Postgres --libpq-conninfo 'dbname=app' --libpq-table queue) and INSERT on
+-- queue_batch and USAGE on queue_batch_id_seq for the roles whose writes fire the trigger.
 
 CREATE EXTENSION IF NOT EXISTS gearman;
 
