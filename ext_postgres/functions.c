@@ -73,7 +73,7 @@ tx_priority(enum gman_priority p)
                                     : TXQ_PRIORITY_NORMAL;
 }
 
-/* submit_tx: the job as a row of the queue table; returns its unique key as text. */
+/* submit_tx: the job into the transaction's batch (txq.c); returns its unique key as text. */
 static Datum
 submit_tx(FunctionCallInfo fcinfo, enum gman_priority priority, const char *what)
 {
@@ -167,7 +167,7 @@ pg_gman_do_low_background(PG_FUNCTION_ARGS)
 }
 
 /* pg_gman_do_background_tx: SQL gman_do_background_tx(function, workload text|bytea
- * [, unique text]) RETURNS text - always through the queue table; the job's unique key. */
+ * [, unique text]) RETURNS text - always through the batch table; the job's unique key. */
 Datum
 pg_gman_do_background_tx(PG_FUNCTION_ARGS)
 {

@@ -79,7 +79,7 @@ CREATE FUNCTION @extschema@.gman_do_background(function text, workload bytea) RE
 CREATE FUNCTION @extschema@.gman_do_background(function text, workload bytea, unique_key text) RETURNS text
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pg_gman_do_background';
 COMMENT ON FUNCTION @extschema@.gman_do_background(text, text) IS
-    'Submits a background job at normal priority; returns its job handle (with gearman.transactional on: inserts it into the queue table and returns its unique key).';
+    'Submits a background job at normal priority; returns its job handle (with gearman.transactional on: submits it through the batch table of the queue in the current transaction and returns its unique key).';
 COMMENT ON FUNCTION @extschema@.gman_do_background(text, text, text) IS
     'Submits a background job with a unique key at normal priority; returns its handle (transactional: the unique key).';
 COMMENT ON FUNCTION @extschema@.gman_do_background(text, bytea) IS
@@ -121,7 +121,7 @@ COMMENT ON FUNCTION @extschema@.gman_do_low_background(text, bytea) IS
 COMMENT ON FUNCTION @extschema@.gman_do_low_background(text, bytea, text) IS
     'Submits a background job with a binary workload and a unique key at low priority; returns its handle (transactional: the unique key).';
 
--- ---- transactional submit: a row of the server's queue table, visible at COMMIT ------------
+-- ---- transactional submit: through the batch table of the server's queue, visible at COMMIT ---
 
 CREATE FUNCTION @extschema@.gman_do_background_tx(function text, workload text) RETURNS text
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pg_gman_do_background_tx';
@@ -132,13 +132,13 @@ CREATE FUNCTION @extschema@.gman_do_background_tx(function text, workload bytea)
 CREATE FUNCTION @extschema@.gman_do_background_tx(function text, workload bytea, unique_key text) RETURNS text
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pg_gman_do_background_tx';
 COMMENT ON FUNCTION @extschema@.gman_do_background_tx(text, text) IS
-    'Inserts a background job into gearman.queue_table in the current transaction (it runs only if the transaction commits); returns its generated unique key.';
+    'Submits a background job through the batch table of gearman.queue_table in the current transaction (it runs only if the transaction commits); returns its generated unique key.';
 COMMENT ON FUNCTION @extschema@.gman_do_background_tx(text, text, text) IS
-    'Inserts a background job with a unique key into gearman.queue_table in the current transaction; returns the unique key.';
+    'Submits a background job with a unique key through the batch table of gearman.queue_table in the current transaction; returns the unique key.';
 COMMENT ON FUNCTION @extschema@.gman_do_background_tx(text, bytea) IS
-    'Inserts a background job with a binary workload into gearman.queue_table in the current transaction; returns its generated unique key.';
+    'Submits a background job with a binary workload through the batch table of gearman.queue_table in the current transaction; returns its generated unique key.';
 COMMENT ON FUNCTION @extschema@.gman_do_background_tx(text, bytea, text) IS
-    'Inserts a background job with a binary workload and a unique key into gearman.queue_table in the current transaction; returns the unique key.';
+    'Submits a background job with a binary workload and a unique key through the batch table of gearman.queue_table in the current transaction; returns the unique key.';
 
 -- ---- job status ----------------------------------------------------------------------------
 

@@ -89,7 +89,8 @@ _PG_init(void)
         &gearman_timeout_ms, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
     DefineCustomBoolVariable(
         "gearman.transactional",
-        "Makes gman_do_background* insert into the queue table in the current transaction.",
+        "Makes gman_do_background* submit through the queue's batch table in the current "
+        "transaction.",
         "The job then reaches a worker only if the transaction commits, and the result is the "
         "job's unique key instead of a job handle.",
         &gearman_transactional, false, PGC_USERSET, 0, NULL, NULL, NULL);
