@@ -3,7 +3,8 @@
 # -q MySQL against throwaway databases (tests/harness/pg.sh, mariadb.sh; each started once per
 # run, MariaDB with max_allowed_packet = 1 MiB), killed and restarted under load. Every test
 # t_NAME.sh defines t_NAME BACKEND and runs once per backend; one ok/FAIL line each (with the
-# test's "# " result lines indented under it), then "durable: N passed, M failed".
+# test's "# " result lines indented under it), then "durable: N passed, M failed". A test of one
+# database's own feature says so in ONLY_<name> (e.g. ONLY_batch="pg") and runs on that one only.
 # Exit status 1 if any test failed.
 # Usage: run.sh [NAME...]   (e.g. run.sh crash_load unique)
 # Env: GEARMAND_BIN (default build/gearmand of this tree), DURABLE_BACKENDS ("pg mysql"),
@@ -21,7 +22,7 @@ root=$(cd "$dir/../.." && pwd)
 : "${DURABLE_BACKENDS:=pg mysql}"
 export GEARMAND_BIN
 
-TESTS="crash_load crash_drain db_restart restore takeover sql_txn unique too_big"
+TESTS="crash_load crash_drain db_restart restore takeover sql_txn batch unique too_big"
 
 if [ ! -x "$GEARMAND_BIN" ]; then
     echo "run.sh: GEARMAND_BIN=$GEARMAND_BIN is not executable" >&2
@@ -67,6 +68,9 @@ failed_names=""
 out=$GM_TMP/test.out
 for t in $want; do
     for b in $DURABLE_BACKENDS; do
+        # a test of one database's feature names it in ONLY_<test> (t_batch.sh: pg)
+        only=$(eval "echo \"\${ONLY_$t:-}\"")
+        case " ${only:-$b} " in *" $b "*) ;; *) continue ;; esac
         D_WORK=$(mktemp -d "$GM_TMP/work.XXXXXX")
         export D_WORK
         t0=$(date +%s)
