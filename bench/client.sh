@@ -8,6 +8,16 @@
 # Each repeat starts a fresh server (in-memory queue) on a free loopback port for each library,
 # the libraries alternating; the table shows medians. Servers are stopped by PID.
 #
+# The serial rows are bound by thread wake-up latency, not by the libraries' CPU time: a run where
+# the scheduler puts client and server on one CPU is several times faster than one where they sit
+# on two (and on a VM each sleep/wake of a vCPU is expensive), so the rows swing with the machine's
+# other load. To compare like with like, pin: taskset -c 0 for the server, -c 1 for the program.
+# libgearman's do_background without a key makes a time UUID with libuuid, which per call creates
+# and closes an AF_UNIX socket (a failed connect to uuidd). On the 2-vCPU VM this was measured on,
+# that per-call create/close (a pipe does the same, plain syscalls do not) made wake-ups cheaper and
+# the server's CPU stop its idle tick less often: a side effect, not less work. libgman instead
+# busy-polls briefly for JOB_CREATED (gman_client_set_spin).
+#
 # Environment:
 #   BUILD_DIR   build output (default ./build)
 #   SERVER_BIN  the server both libraries drive (default $BUILD_DIR/gearmand)

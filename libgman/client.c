@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client_loop.h"
 #include "commands.h"
@@ -46,6 +47,7 @@ gman_client_new(void)
     c->timeout_ms = -1;
     c->connect_timeout_ms = CLIENT_CONNECT_TIMEOUT_MS;
     c->deadline = -1;
+    c->spin_us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? GMAN_CLIENT_SPIN_US : 0;
     gman_task_index_init(&c->index);
     return c;
 }
@@ -113,6 +115,14 @@ void
 gman_client_set_connect_timeout(struct gman_client *c, int timeout_ms)
 {
     c->connect_timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+}
+
+void
+gman_client_set_spin(struct gman_client *c, int usec)
+{
+    c->spin_us = usec < 0 ? 0 : usec;
+    c->spin_misses = 0;
+    c->spin_skip = 0;
 }
 
 void

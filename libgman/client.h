@@ -60,6 +60,8 @@ enum gman_task_event {
 typedef int (*gman_task_event_fn)(struct gman_task *task, enum gman_task_event ev, const void *data,
                                   size_t size, void *ctx);
 
+#define GMAN_CLIENT_SPIN_US 50 /* default of gman_client_set_spin, µs */
+
 /* gman_client_new: a client with no servers; NULL if out of memory. Free with gman_client_free. */
 struct gman_client *gman_client_new(void);
 
@@ -78,6 +80,15 @@ void gman_client_set_timeout(struct gman_client *c, int timeout_ms);
 
 /* gman_client_set_connect_timeout: limit for each TCP connect in ms (default 5000, -1 = none). */
 void gman_client_set_connect_timeout(struct gman_client *c, int timeout_ms);
+
+/* gman_client_set_spin: while the one request in flight is one the server answers at once and
+ * that answer ends the call (a background submit, echo or status), poll the socket without
+ * sleeping for up to usec µs before blocking; 0 turns this off. Waking a sleeping thread costs
+ * tens of µs on some machines (virtual CPUs above all), often more than the whole local round
+ * trip; spinning trades that much CPU time per call for it. Spins the answer keeps outlasting are
+ * given up for a while, so a slow or distant server costs little. Default GMAN_CLIENT_SPIN_US on
+ * machines with more than one CPU online, 0 on a single CPU. */
+void gman_client_set_spin(struct gman_client *c, int usec);
 
 /* gman_client_set_event_fn: receive task events (NULL to stop); ctx is passed back. */
 void gman_client_set_event_fn(struct gman_client *c, gman_task_event_fn fn, void *ctx);

@@ -7,6 +7,9 @@
 #include "commands.h"
 #include "packet.h"
 
+#define CLIENT_SPIN_MISSES 4 /* spins in a row that see no answer before spinning pauses */
+#define CLIENT_SPIN_SKIP 64  /* waits that then sleep at once */
+
 /* ---- request FIFO per slot ---- */
 
 /* gman_client_loop_push: append a request to the slot's reply FIFO (a ring that doubles). */
@@ -248,6 +251,14 @@ pop_expect(struct gman_client *c, size_t i, int kind, struct gman_client_req *r,
     return 0;
 }
 
+/* is_foreground: whether t's JOB_CREATED is followed by its result (not the end of its call). */
+static int
+is_foreground(const struct gman_task *t)
+{
+    return t->type == GMAN_CMD_SUBMIT_JOB || t->type == GMAN_CMD_SUBMIT_JOB_HIGH ||
+           t->type == GMAN_CMD_SUBMIT_JOB_LOW;
+}
+
 static int
 on_created(struct gman_client *c, size_t i, const struct gman_packet *p)
 {
@@ -262,8 +273,7 @@ on_created(struct gman_client *c, size_t i, const struct gman_packet *p)
     }
     memcpy(t->handle, p->arg[0], p->arg_len[0]);
     t->handle[p->arg_len[0]] = '\0';
-    if (t->type == GMAN_CMD_SUBMIT_JOB || t->type == GMAN_CMD_SUBMIT_JOB_HIGH ||
-        t->type == GMAN_CMD_SUBMIT_JOB_LOW) {
+    if (is_foreground(t)) {
         t->state = GMAN_TASK_STATE_RUNNING;
         if (gman_task_index_add(&c->index, t) != 0) {
             return finish(c, t, GMAN_ERR_NOMEM, NULL, GMAN_TASK_FAIL, NULL, 0);
@@ -512,6 +522,48 @@ submit_new(struct gman_client *c, struct gman_err *err)
     return 0;
 }
 
+/* spin_budget: µs to spin before sleeping (see gman_client_set_spin): c->spin_us while the one
+ * request in flight is answered at once and that answer ends the call; else 0 (e.g. while a job
+ * runs on a worker, or during the pause after spins kept missing). */
+static int
+spin_budget(struct gman_client *c)
+{
+    const struct gman_client_req *r = NULL;
+    size_t waiting = 0;
+    if (c->spin_us <= 0 || c->index.count > 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < c->nslots; i++) {
+        waiting += c->slots[i].qlen;
+        r = c->slots[i].qlen > 0 ? &c->slots[i].q[c->slots[i].qhead] : r;
+    }
+    if (waiting != 1 || r->ptr == NULL || r->kind == GMAN_CLIENT_REQ_OPTION ||
+        (r->kind == GMAN_CLIENT_REQ_SUBMIT && is_foreground(r->ptr))) {
+        return 0;
+    }
+    if (c->spin_skip > 0) {
+        c->spin_skip--;
+        return 0;
+    }
+    return c->spin_us;
+}
+
+/* spin_account: after a wait that spun for up to spin µs from t0 (µs): count a miss if the answer
+ * took longer; CLIENT_SPIN_MISSES misses in a row pause spinning for CLIENT_SPIN_SKIP waits. */
+static void
+spin_account(struct gman_client *c, int spin, int64_t t0)
+{
+    if (spin == 0) {
+        return;
+    }
+    if (gman_conn_now_us() - t0 <= spin) {
+        c->spin_misses = 0;
+    } else if (++c->spin_misses >= CLIENT_SPIN_MISSES) {
+        c->spin_misses = 0;
+        c->spin_skip = CLIENT_SPIN_SKIP;
+    }
+}
+
 /* client_wait: wait for traffic and handle it. */
 static int
 client_wait(struct gman_client *c, struct gman_err *err)
@@ -522,7 +574,10 @@ client_wait(struct gman_client *c, struct gman_err *err)
             c->pollv[k++] = &c->slots[i].conn;
         }
     }
-    int rc = gman_conn_poll(c->pollv, k, c->deadline, -1, err);
+    int spin = spin_budget(c);
+    int64_t t0 = spin > 0 ? gman_conn_now_us() : 0;
+    int rc = gman_conn_poll(c->pollv, k, c->deadline, -1, spin, err);
+    spin_account(c, spin, t0);
     if (rc == GMAN_ERR_TIMEOUT) {
         return gman_err_set(err, rc, "no answer within %d ms", c->timeout_ms);
     }

@@ -62,6 +62,9 @@ struct gman_client {
     size_t unfinished;            /* tasks not DONE */
     struct gman_task_index index; /* RUNNING tasks by (slot, handle) */
     unsigned rr;                  /* round robin for tasks without unique key */
+    int spin_us;                  /* µs to busy-poll for an immediate answer before sleeping */
+    unsigned spin_misses;         /* consecutive spins that the answer outlasted */
+    unsigned spin_skip;           /* waits left that sleep at once, after too many misses */
 };
 
 /* Predicate that ends gman_client_loop_run. */

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,14 @@ gman_conn_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+gman_conn_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int64_t
@@ -412,10 +421,25 @@ has_input(const struct gman_conn *c)
     return len - GMAN_HEADER_SIZE >= size;
 }
 
-/* poll_one_round: one poll() over conns (+wake_fd); does the I/O. Returns 0, 1 (woken),
- * GMAN_ERR_TIMEOUT, or GMAN_ERR_IO. */
+/* spin_poll: poll pfd without blocking for up to spin_us µs, yielding the CPU between tries (a
+ * peer on the same CPU gets to answer). Returns poll()'s result: 0 if nothing came in time. */
 static int
-poll_one_round(struct gman_conn *const *conns, size_t n, int timeout, int wake_fd,
+spin_poll(struct pollfd *pfd, nfds_t k, int spin_us)
+{
+    int64_t until = gman_conn_now_us() + spin_us;
+    for (;;) {
+        int r = poll(pfd, k, 0);
+        if (r != 0 || gman_conn_now_us() >= until) {
+            return r;
+        }
+        sched_yield();
+    }
+}
+
+/* poll_one_round: one poll() over conns (+wake_fd), after spinning up to spin_us µs; does the
+ * I/O. Returns 0, 1 (woken), GMAN_ERR_TIMEOUT, or GMAN_ERR_IO. */
+static int
+poll_one_round(struct gman_conn *const *conns, size_t n, int timeout, int wake_fd, int spin_us,
                struct gman_err *err)
 {
     struct pollfd pfd[CONN_POLL_MAX + 1];
@@ -443,7 +467,10 @@ poll_one_round(struct gman_conn *const *conns, size_t n, int timeout, int wake_f
     if (k == 0 && timeout < 0) {
         return gman_err_set(err, GMAN_ERR_CLOSED, "no open connection to wait on");
     }
-    int r = poll(pfd, k, timeout);
+    int r = spin_us > 0 && timeout != 0 ? spin_poll(pfd, k, spin_us) : 0;
+    if (r == 0) {
+        r = poll(pfd, k, timeout);
+    }
     if (r < 0) {
         return errno == EINTR ? 0 : gman_err_set(err, GMAN_ERR_IO, "poll: %s", strerror(errno));
     }
@@ -462,7 +489,7 @@ poll_one_round(struct gman_conn *const *conns, size_t n, int timeout, int wake_f
 }
 
 int
-gman_conn_poll(struct gman_conn *const *conns, size_t n, int64_t deadline, int wake_fd,
+gman_conn_poll(struct gman_conn *const *conns, size_t n, int64_t deadline, int wake_fd, int spin_us,
                struct gman_err *err)
 {
     for (;;) {
@@ -471,7 +498,7 @@ gman_conn_poll(struct gman_conn *const *conns, size_t n, int64_t deadline, int w
                 return 0;
             }
         }
-        int rc = poll_one_round(conns, n, remaining(deadline), wake_fd, err);
+        int rc = poll_one_round(conns, n, remaining(deadline), wake_fd, spin_us, err);
         if (rc == 1 || rc == GMAN_ERR_IO || rc == GMAN_ERR_CLOSED) {
             return rc;
         }
@@ -522,7 +549,7 @@ wait_input(struct gman_conn *c, int64_t deadline, struct gman_err *err)
         return rc;
     }
     struct gman_conn *one[1] = {c};
-    rc = gman_conn_poll(one, 1, deadline, -1, err);
+    rc = gman_conn_poll(one, 1, deadline, -1, 0, err);
     if (rc == 0 && c->failed && !has_input(c)) {
         if (err != NULL) {
             *err = c->err;

@@ -45,6 +45,9 @@ int gman_conn_parse_servers(const char *list, uint16_t default_port, struct gman
 /* gman_conn_now: monotonic clock in ms. */
 int64_t gman_conn_now(void);
 
+/* gman_conn_now_us: monotonic clock in µs. */
+int64_t gman_conn_now_us(void);
+
 /* gman_conn_deadline: absolute deadline timeout_ms from now; -1 (no deadline) if timeout_ms < 0. */
 int64_t gman_conn_deadline(int timeout_ms);
 
@@ -105,9 +108,12 @@ int gman_conn_recv_line(struct gman_conn *c, const char **line, size_t *len, int
 /* gman_conn_poll: write pending output and read available input on every open connection, waiting
  * until one has a complete packet buffered, one breaks, wake_fd (-1: none) is readable, or the
  * deadline. A connection that breaks is closed with failed set; that is not an error of the poll.
+ * spin_us > 0: before each blocking poll(), poll without blocking for up to spin_us µs, yielding
+ * the CPU between tries, so that an answer arriving that soon is taken without the thread going
+ * to sleep (0: block at once).
  * Returns 0, 1 if wake_fd became readable (not drained), GMAN_ERR_TIMEOUT, GMAN_ERR_IO, or
  * GMAN_ERR_CLOSED when there is nothing to wait on and no deadline. */
 int gman_conn_poll(struct gman_conn *const *conns, size_t n, int64_t deadline, int wake_fd,
-                   struct gman_err *err) GMAN_MUSTCHECK;
+                   int spin_us, struct gman_err *err) GMAN_MUSTCHECK;
 
 #endif

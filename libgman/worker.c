@@ -563,7 +563,7 @@ wait_round(struct gman_worker *w, int64_t deadline, int *rc, struct gman_err *er
             w->pollv[k++] = &w->slots[i].conn;
         }
     }
-    int r = gman_conn_poll(w->pollv, k, until, w->wake[0], err);
+    int r = gman_conn_poll(w->pollv, k, until, w->wake[0], 0, err);
     if (r == 1 || (r == GMAN_ERR_TIMEOUT && (deadline < 0 || gman_conn_now() < deadline))) {
         return 0; /* woken (stop is checked by the caller) or a reconnect is due */
     }

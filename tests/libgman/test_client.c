@@ -448,6 +448,34 @@ test_background_and_status(void **state)
     gman_client_free(c);
 }
 
+/* busy-polling for the answer (gman_client_set_spin) changes only how the client waits */
+static void
+test_spin_settings(void **state)
+{
+    struct env *e = *state;
+    struct gman_client *c = client_for(e->servers);
+    char h[GMAN_HANDLE_MAX];
+    struct gman_err err = {0, ""};
+    static const int spins[] = {0, 1, 1000, -5, GMAN_CLIENT_SPIN_US};
+    for (size_t i = 0; i < sizeof spins / sizeof spins[0]; i++) {
+        gman_client_set_spin(c, spins[i]);
+        for (int k = 0; k < 20; k++) {
+            assert_int_equal(gman_client_do_background(c, "idle_fn", NULL, "s", 1,
+                                                       GMAN_PRIORITY_LOW, 0, h, sizeof h, &err),
+                             0);
+            assert_true(strncmp(h, "H:", 2) == 0);
+        }
+        assert_int_equal(gman_client_echo(c, "ping", 4, &err), 0);
+        void *res = NULL;
+        size_t n = 0;
+        assert_int_equal(gman_client_do(c, "rev", NULL, "ab", 2, 0, &res, &n, &err), 0);
+        assert_int_equal(n, 2);
+        assert_memory_equal(res, "ba", 2);
+        free(res);
+    }
+    gman_client_free(c);
+}
+
 static void
 test_epoch_jobs(void **state)
 {
@@ -675,6 +703,7 @@ main(void)
         cmocka_unit_test(test_many_tasks_concurrently),
         cmocka_unit_test(test_unique_coalesces),
         cmocka_unit_test(test_background_and_status),
+        cmocka_unit_test(test_spin_settings),
         cmocka_unit_test(test_epoch_jobs),
         cmocka_unit_test(test_timeout_leaves_client_usable),
         cmocka_unit_test(test_failover_dead_server_first),

@@ -198,10 +198,15 @@ test_poll_wake_fd(void **state)
     (void)state;
     int p[2];
     assert_int_equal(pipe(p), 0);
-    assert_int_equal(gman_conn_poll(NULL, 0, gman_conn_deadline(50), p[0], NULL), GMAN_ERR_TIMEOUT);
+    assert_int_equal(gman_conn_poll(NULL, 0, gman_conn_deadline(50), p[0], 0, NULL),
+                     GMAN_ERR_TIMEOUT);
+    /* a spin that sees nothing falls back to the blocking wait and its deadline */
+    assert_int_equal(gman_conn_poll(NULL, 0, gman_conn_deadline(50), p[0], 200, NULL),
+                     GMAN_ERR_TIMEOUT);
     assert_int_equal(write(p[1], "x", 1), 1);
-    assert_int_equal(gman_conn_poll(NULL, 0, -1, p[0], NULL), 1);
-    assert_int_equal(gman_conn_poll(NULL, 0, -1, -1, NULL), GMAN_ERR_CLOSED);
+    assert_int_equal(gman_conn_poll(NULL, 0, -1, p[0], 0, NULL), 1);
+    assert_int_equal(gman_conn_poll(NULL, 0, -1, p[0], 200, NULL), 1);
+    assert_int_equal(gman_conn_poll(NULL, 0, -1, -1, 0, NULL), GMAN_ERR_CLOSED);
     close(p[0]);
     close(p[1]);
 }
