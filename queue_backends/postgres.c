@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pg_pipe.h"
 #include "qb.h"
 
 #define PG_DEFAULT_TABLE "queue"             /* gearmand's --libpq-table default */
@@ -65,6 +66,7 @@ struct qb {
     int64_t *ids; /* scratch */
     size_t cap_ids;
     struct pg_buf arr[5]; /* scratch: binary array parameters */
+    struct pg_pipe *pipe; /* the one-round-trip add path */
 };
 
 /* ---- bytes ------------------------------------------------------------------------------- */
@@ -220,6 +222,19 @@ pg_fail(struct qb *q, PGresult *r, struct gman_err *err, const char *what)
         return gman_err_set(err, GMAN_ERR_CONNECT, "postgres: connection lost %s: %s", what, msg);
     }
     return gman_err_set(err, GMAN_ERR_QUEUE, "postgres: %s failed: %s", what, msg);
+}
+
+struct pg_fail_ctx {
+    struct qb *q;
+    struct gman_err *err;
+};
+
+/* pg_pipe_failed: pg_fail for pg_pipe (a pg_pipe_fail_fn; ctx is a struct pg_fail_ctx). */
+static int
+pg_pipe_failed(void *ctx, PGresult *r, const char *what)
+{
+    struct pg_fail_ctx *f = ctx;
+    return pg_fail(f->q, r, f->err, what);
 }
 
 /* pg_check: 0 if r has status want (r is kept), else pg_fail. */
@@ -735,6 +750,8 @@ pg_session(struct qb *q, struct gman_err *err)
     int rc = pg_cmd(q, "DEALLOCATE ALL", err, "resetting the session");
     rc = rc != 0 ? rc : pg_setup(q, err);
     rc = rc != 0 ? rc : pg_prepare_all(q, err);
+    struct pg_fail_ctx f = {q, err};
+    rc = rc != 0 ? rc : pg_pipe_prepare(q->pipe, q->conn, q->qname, pg_pipe_failed, &f);
     q->ready = rc == 0;
     return rc;
 }
@@ -1053,11 +1070,26 @@ pg_add_isolated(struct qb *q, struct qb_row *rows, size_t from, size_t to, struc
     return rc != 0 ? rc : pg_cmd(q, "RELEASE SAVEPOINT gman_chunk", err, "releasing a savepoint");
 }
 
-/* pg_add_tx: one transaction for all rows to store; isolate: find refused rows by savepoints. */
+/* pg_doubt_rows: the ids of the rows to store go on the list to delete (COMMIT in doubt). */
+static void
+pg_doubt_rows(struct qb *q, const struct qb_row *rows, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].status == 0 && rows[i].id > 0 && pg_take_room(q, k + 1) == 0) {
+            q->ids[k++] = rows[i].id;
+        }
+    }
+    pg_doubt_add(&q->adoubt, &q->nadoubt, q->ids, k);
+}
+
+/* pg_add_tx: one transaction for all rows to store; isolate: find refused rows by savepoints.
+ * The ids come from the sequence now: the reserved ones of pg_pipe would be older. */
 static int
 pg_add_tx(struct qb *q, struct qb_row *rows, size_t n, int isolate, struct gman_err *err)
 {
     q->rowfail = 0;
+    pg_pipe_forget(q->pipe);
     int rc = pg_cmd(q, "BEGIN", err, "starting a transaction");
     for (size_t i = 0; rc == 0 && i < n;) {
         size_t end = pg_chunk_end(rows, n, i);
@@ -1070,13 +1102,22 @@ pg_add_tx(struct qb *q, struct qb_row *rows, size_t n, int isolate, struct gman_
     }
     rc = pg_cmd(q, "COMMIT", err, "committing jobs");
     if (rc == GMAN_ERR_CONNECT) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (rows[i].status == 0 && rows[i].id > 0 && pg_take_room(q, k + 1) == 0) {
-                q->ids[k++] = rows[i].id;
-            }
-        }
-        pg_doubt_add(&q->adoubt, &q->nadoubt, q->ids, k);
+        pg_doubt_rows(q, rows, n);
+    }
+    return rc;
+}
+
+/* pg_add_pipe: one transaction in one round trip (pg_pipe.c). */
+static int
+pg_add_pipe(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
+{
+    struct pg_fail_ctx f = {q, err};
+    int doubt = 0;
+    int rc = pg_pipe_add(q->pipe, q->conn, q->owner, rows, n, pg_pipe_failed, &f, &doubt, err);
+    if (rc != 0 && doubt) {
+        pg_doubt_rows(q, rows, n);
+    } else if (rc != 0) {
+        pg_rollback(q);
     }
     return rc;
 }
@@ -1090,7 +1131,8 @@ pg_add(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
     }
     int rc = pg_ready(q, err);
     if (rc == 0) {
-        rc = pg_add_tx(q, rows, n, 0, err);
+        rc = pg_pipe_fits(q->pipe, rows, n) ? pg_add_pipe(q, rows, n, err)
+                                            : pg_add_tx(q, rows, n, 0, err);
     }
     if (rc == GMAN_ERR_QUEUE && q->rowfail) {
         rc = pg_add_tx(q, rows, n, 1, err);
@@ -1413,6 +1455,7 @@ pg_close(struct qb *q)
     free(q->ids);
     free(q->adoubt);
     free(q->cdoubt);
+    pg_pipe_free(q->pipe);
     free(q->channel);
     free(q->qname);
     free(q->qschema);
@@ -1436,8 +1479,9 @@ pg_open(const struct qb_options *o, struct qb **out, struct gman_err *err)
     }
     q->owner = strdup(o->owner);
     q->conninfo = strdup(o->conninfo != NULL ? o->conninfo : "");
+    q->pipe = pg_pipe_new();
     const char *table = o->table != NULL && o->table[0] != '\0' ? o->table : PG_DEFAULT_TABLE;
-    int rc = q->owner == NULL || q->conninfo == NULL
+    int rc = q->owner == NULL || q->conninfo == NULL || q->pipe == NULL
                  ? gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory")
                  : pg_parse_name(q, table, err);
     rc = rc != 0 ? rc : pg_connect(q, err);
