@@ -1,5 +1,5 @@
 /* postgres.c - PostgreSQL backend on libpq: the table from sql/postgres/queue.sql, group commit
- * by multi-row INSERT of binary arrays, replay through a cursor, claim of SQL-inserted rows with
+ * by binary COPY (pg_copy.c; multi-row INSERT of binary arrays where that cannot serve), replay through a cursor, claim of SQL-inserted rows with
  * FOR UPDATE SKIP LOCKED, LISTEN/NOTIFY wake-ups and reconnect. One struct qb = one connection,
  * used by one thread at a time; no global state. Only bound parameters and identifiers quoted by
  * PQescapeIdentifier reach SQL. */
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pg_pipe.h"
+#include "pg_copy.h"
 #include "qb.h"
 
 #define PG_DEFAULT_TABLE "queue"             /* gearmand's --libpq-table default */
@@ -66,7 +66,7 @@ struct qb {
     int64_t *ids; /* scratch */
     size_t cap_ids;
     struct pg_buf arr[5]; /* scratch: binary array parameters */
-    struct pg_pipe *pipe; /* the one-round-trip add path */
+    struct pg_copy *copy; /* the add path: COPY with reserved ids */
 };
 
 /* ---- bytes ------------------------------------------------------------------------------- */
@@ -229,9 +229,9 @@ struct pg_fail_ctx {
     struct gman_err *err;
 };
 
-/* pg_pipe_failed: pg_fail for pg_pipe (a pg_pipe_fail_fn; ctx is a struct pg_fail_ctx). */
+/* pg_copy_failed: pg_fail for pg_copy (a pg_copy_fail_fn; ctx is a struct pg_fail_ctx). */
 static int
-pg_pipe_failed(void *ctx, PGresult *r, const char *what)
+pg_copy_failed(void *ctx, PGresult *r, const char *what)
 {
     struct pg_fail_ctx *f = ctx;
     return pg_fail(f->q, r, f->err, what);
@@ -751,7 +751,7 @@ pg_session(struct qb *q, struct gman_err *err)
     rc = rc != 0 ? rc : pg_setup(q, err);
     rc = rc != 0 ? rc : pg_prepare_all(q, err);
     struct pg_fail_ctx f = {q, err};
-    rc = rc != 0 ? rc : pg_pipe_prepare(q->pipe, q->conn, q->qname, pg_pipe_failed, &f);
+    rc = rc != 0 ? rc : pg_copy_prepare(q->copy, q->conn, q->qname, pg_copy_failed, &f);
     q->ready = rc == 0;
     return rc;
 }
@@ -1084,12 +1084,12 @@ pg_doubt_rows(struct qb *q, const struct qb_row *rows, size_t n)
 }
 
 /* pg_add_tx: one transaction for all rows to store; isolate: find refused rows by savepoints.
- * The ids come from the sequence now: the reserved ones of pg_pipe would be older. */
+ * The ids come from the sequence now: the ones pg_copy reserved before would be older. */
 static int
 pg_add_tx(struct qb *q, struct qb_row *rows, size_t n, int isolate, struct gman_err *err)
 {
     q->rowfail = 0;
-    pg_pipe_forget(q->pipe);
+    pg_copy_forget(q->copy);
     int rc = pg_cmd(q, "BEGIN", err, "starting a transaction");
     for (size_t i = 0; rc == 0 && i < n;) {
         size_t end = pg_chunk_end(rows, n, i);
@@ -1107,13 +1107,13 @@ pg_add_tx(struct qb *q, struct qb_row *rows, size_t n, int isolate, struct gman_
     return rc;
 }
 
-/* pg_add_pipe: one transaction in one round trip (pg_pipe.c). */
+/* pg_add_copy: one COPY with reserved ids (pg_copy.c). */
 static int
-pg_add_pipe(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
+pg_add_copy(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
 {
     struct pg_fail_ctx f = {q, err};
     int doubt = 0;
-    int rc = pg_pipe_add(q->pipe, q->conn, q->owner, rows, n, pg_pipe_failed, &f, &doubt, err);
+    int rc = pg_copy_add(q->copy, q->conn, q->owner, rows, n, pg_copy_failed, &f, &doubt, err);
     if (rc != 0 && doubt) {
         pg_doubt_rows(q, rows, n);
     } else if (rc != 0) {
@@ -1131,8 +1131,7 @@ pg_add(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
     }
     int rc = pg_ready(q, err);
     if (rc == 0) {
-        rc = pg_pipe_fits(q->pipe, rows, n) ? pg_add_pipe(q, rows, n, err)
-                                            : pg_add_tx(q, rows, n, 0, err);
+        rc = pg_copy_on(q->copy) ? pg_add_copy(q, rows, n, err) : pg_add_tx(q, rows, n, 0, err);
     }
     if (rc == GMAN_ERR_QUEUE && q->rowfail) {
         rc = pg_add_tx(q, rows, n, 1, err);
@@ -1455,7 +1454,7 @@ pg_close(struct qb *q)
     free(q->ids);
     free(q->adoubt);
     free(q->cdoubt);
-    pg_pipe_free(q->pipe);
+    pg_copy_free(q->copy);
     free(q->channel);
     free(q->qname);
     free(q->qschema);
@@ -1479,9 +1478,9 @@ pg_open(const struct qb_options *o, struct qb **out, struct gman_err *err)
     }
     q->owner = strdup(o->owner);
     q->conninfo = strdup(o->conninfo != NULL ? o->conninfo : "");
-    q->pipe = pg_pipe_new();
+    q->copy = pg_copy_new();
     const char *table = o->table != NULL && o->table[0] != '\0' ? o->table : PG_DEFAULT_TABLE;
-    int rc = q->owner == NULL || q->conninfo == NULL || q->pipe == NULL
+    int rc = q->owner == NULL || q->conninfo == NULL || q->copy == NULL
                  ? gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory")
                  : pg_parse_name(q, table, err);
     rc = rc != 0 ? rc : pg_connect(q, err);
