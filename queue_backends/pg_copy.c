@@ -149,19 +149,23 @@ pc_sql(const char *fmt, ...)
 /* ---- session ----------------------------------------------------------------------------- */
 
 /* pc_sequence: the id sequence of qname as an SQL literal (malloc'd) in p->seq; 0 with p->seq
- * NULL if there is none, or the fail function's code. */
+ * NULL if there is none (or ids cannot be given), or the fail function's code. */
 static int
 pc_sequence(struct pg_copy *p, PGconn *c, const char *qname, pg_copy_fail_fn fail, void *ctx)
 {
     const char *v[1] = {qname};
-    PGresult *r =
-        PQexecParams(c, "SELECT pg_get_serial_sequence($1, 'id')", 1, NULL, v, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c,
+                               "SELECT pg_get_serial_sequence($1, 'id'), (SELECT attidentity = 'a'"
+                               " FROM pg_attribute WHERE attrelid = to_regclass($1)"
+                               " AND attname = 'id')",
+                               1, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         return fail(ctx, r, "finding the id sequence");
     }
     free(p->seq);
     p->seq = NULL;
-    if (PQgetisnull(r, 0, 0)) {
+    if (PQgetisnull(r, 0, 0) || strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
+        /* no sequence, or GENERATED ALWAYS AS IDENTITY (refuses given ids): INSERT instead */
         PQclear(r);
         return 0;
     }

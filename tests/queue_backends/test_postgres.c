@@ -554,6 +554,27 @@ test_ids_follow_add_order(void **state)
     ops->close(q);
 }
 
+/* a hand-made table whose id is GENERATED ALWAYS AS IDENTITY refuses given ids: adds still work
+ * (INSERT with the default), in order */
+static void
+test_identity_always_table(void **state)
+{
+    (void)state;
+    psql_ok("CREATE TABLE pg_ident (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+            " function_name text NOT NULL, unique_key text NOT NULL DEFAULT '',"
+            " priority smallint NOT NULL DEFAULT 1, data bytea NOT NULL DEFAULT '',"
+            " when_to_run bigint NOT NULL DEFAULT 0, claimed_by text,"
+            " created_at timestamptz NOT NULL DEFAULT now())");
+    struct qb *q = open_as("t-ident", "pg_ident", NULL);
+    struct qb_row rows[3] = {mkrow("a", "", "", 0, 1, 0), mkrow("b", "", "", 0, 1, 0),
+                             mkrow("c", "", "", 0, 1, 0)};
+    struct gman_err err = {0, ""};
+    assert_int_equal(ops->add(q, rows, 3, &err), 0);
+    assert_true(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_ident WHERE claimed_by = 't-ident'"), 3);
+    ops->close(q);
+}
+
 /* a refusal that is not about one row (here a trigger raising insufficient_privilege) stores
  * nothing and is not retried row by row; rows all refused up front reach no database at all */
 static void
@@ -1013,6 +1034,7 @@ main(void)
         cmocka_unit_test(test_hostile_values_stored_literally),
         cmocka_unit_test(test_refused_rows_isolated),
         cmocka_unit_test(test_ids_follow_add_order),
+        cmocka_unit_test(test_identity_always_table),
         cmocka_unit_test(test_database_refuses_batch),
         cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_connection_lost_in_commit),
