@@ -1,8 +1,8 @@
 /* postgres.c - PostgreSQL backend on libpq: the table from sql/postgres/queue.sql, group commit
- * by binary COPY (pg_copy.c; multi-row INSERT of binary arrays where that cannot serve), replay through a cursor, claim of SQL-inserted rows with
- * FOR UPDATE SKIP LOCKED, LISTEN/NOTIFY wake-ups and reconnect. One struct qb = one connection,
- * used by one thread at a time; no global state. Only bound parameters and identifiers quoted by
- * PQescapeIdentifier reach SQL. */
+ * by binary COPY (pg_copy.c; multi-row INSERT of binary arrays where that cannot serve), replay
+ * through a cursor, claim of SQL-inserted rows with FOR UPDATE SKIP LOCKED, LISTEN/NOTIFY
+ * wake-ups and reconnect. One struct qb = one connection, used by one thread at a time; no global
+ * state. Only bound parameters and identifiers quoted by PQescapeIdentifier reach SQL. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <limits.h>
