@@ -13,6 +13,7 @@
 #define STORE_BATCH 20000      /* jobs per transaction at most */
 #define STORE_CLAIM_BATCH 1000 /* rows per claim */
 #define STORE_RETRY_MS 250     /* pause between attempts while the database is down */
+#define STORE_HAND_MIN 1024    /* jobs: a smaller batch is answered by the writer itself */
 
 struct store_req {
     struct job *job;
@@ -289,8 +290,10 @@ store_releaser(void *arg)
     return NULL;
 }
 
-/* store_write_adds: one transaction for the slot's requests, answered by the releaser; 1 if the
- * database was unreachable (then answered or put back here, after the batches before it). */
+/* store_write_adds: one transaction for the slot's requests, answered by the releaser (a large
+ * batch: the writer goes on meanwhile) or here (a small one: measured, handing it over cost more
+ * than it saved); 1 if the database was unreachable (then answered or put back here, after the
+ * batches before it). */
 static int
 store_write_adds(struct store *st, struct store_slot *slot)
 {
@@ -316,7 +319,12 @@ store_write_adds(struct store *st, struct store_slot *slot)
                 err.msg);
     }
     snprintf(slot->why, sizeof slot->why, "%s", err.msg);
-    store_hand(st, slot);
+    if (slot->n >= STORE_HAND_MIN) {
+        store_hand(st, slot);
+    } else {
+        store_release_idle(st); /* batches are answered in order */
+        store_release(st, slot->reqs, slot->rows, slot->n, slot->why);
+    }
     return 0;
 }
 
