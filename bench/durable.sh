@@ -40,6 +40,8 @@
 # $BUILD_DIR/bench/durable.txt (raw values in durable_raw.txt). Exit 1 if any run failed.
 # shellcheck disable=SC2317,SC2034,SC1091 # functions called through traps and indirectly;
 # variables read through eval (TABLE_*, BIN_*, N_*); the harness files are sourced at run time
+# `sh bench/durable.sh` (dash) would fail in the bash-only harness files: run under bash instead.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
 
 BUILD_DIR=${BUILD_DIR:-$(pwd)/build}

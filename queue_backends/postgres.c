@@ -1,8 +1,8 @@
 /* postgres.c - PostgreSQL backend on libpq: the table from sql/postgres/queue.sql, group commit
- * by multi-row INSERT of binary arrays, replay through a cursor, claim of SQL-inserted rows with
- * FOR UPDATE SKIP LOCKED, LISTEN/NOTIFY wake-ups and reconnect. One struct qb = one connection,
- * used by one thread at a time; no global state. Only bound parameters and identifiers quoted by
- * PQescapeIdentifier reach SQL. */
+ * by binary COPY (pg_copy.c; multi-row INSERT of binary arrays where that cannot serve), replay
+ * through a cursor, claim of SQL-inserted rows with FOR UPDATE SKIP LOCKED, LISTEN/NOTIFY
+ * wake-ups and reconnect. One struct qb = one connection, used by one thread at a time; no global
+ * state. Only bound parameters and identifiers quoted by PQescapeIdentifier reach SQL. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <limits.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pg_copy.h"
 #include "qb.h"
 
 #define PG_DEFAULT_TABLE "queue"             /* gearmand's --libpq-table default */
@@ -72,6 +73,7 @@ struct qb {
     int64_t *ids; /* scratch */
     size_t cap_ids;
     struct pg_buf arr[5]; /* scratch: binary array parameters */
+    struct pg_copy *copy; /* the add path: COPY with reserved ids */
 };
 
 /* ---- bytes ------------------------------------------------------------------------------- */
@@ -227,6 +229,19 @@ pg_fail(struct qb *q, PGresult *r, struct gman_err *err, const char *what)
         return gman_err_set(err, GMAN_ERR_CONNECT, "postgres: connection lost %s: %s", what, msg);
     }
     return gman_err_set(err, GMAN_ERR_QUEUE, "postgres: %s failed: %s", what, msg);
+}
+
+struct pg_fail_ctx {
+    struct qb *q;
+    struct gman_err *err;
+};
+
+/* pg_copy_failed: pg_fail for pg_copy (a pg_copy_fail_fn; ctx is a struct pg_fail_ctx). */
+static int
+pg_copy_failed(void *ctx, PGresult *r, const char *what)
+{
+    struct pg_fail_ctx *f = ctx;
+    return pg_fail(f->q, r, f->err, what);
 }
 
 /* pg_check: 0 if r has status want (r is kept), else pg_fail. */
@@ -823,6 +838,8 @@ pg_session(struct qb *q, struct gman_err *err)
     int rc = pg_cmd(q, "DEALLOCATE ALL", err, "resetting the session");
     rc = rc != 0 ? rc : pg_setup(q, err);
     rc = rc != 0 ? rc : pg_prepare_all(q, err);
+    struct pg_fail_ctx f = {q, err};
+    rc = rc != 0 ? rc : pg_copy_prepare(q->copy, q->conn, q->qname, pg_copy_failed, &f);
     q->ready = rc == 0;
     return rc;
 }
@@ -1141,11 +1158,26 @@ pg_add_isolated(struct qb *q, struct qb_row *rows, size_t from, size_t to, struc
     return rc != 0 ? rc : pg_cmd(q, "RELEASE SAVEPOINT gman_chunk", err, "releasing a savepoint");
 }
 
-/* pg_add_tx: one transaction for all rows to store; isolate: find refused rows by savepoints. */
+/* pg_doubt_rows: the ids of the rows to store go on the list to delete (COMMIT in doubt). */
+static void
+pg_doubt_rows(struct qb *q, const struct qb_row *rows, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].status == 0 && rows[i].id > 0 && pg_take_room(q, k + 1) == 0) {
+            q->ids[k++] = rows[i].id;
+        }
+    }
+    pg_doubt_add(&q->adoubt, &q->nadoubt, q->ids, k);
+}
+
+/* pg_add_tx: one transaction for all rows to store; isolate: find refused rows by savepoints.
+ * The ids come from the sequence now: the ones pg_copy reserved before would be older. */
 static int
 pg_add_tx(struct qb *q, struct qb_row *rows, size_t n, int isolate, struct gman_err *err)
 {
     q->rowfail = 0;
+    pg_copy_forget(q->copy);
     int rc = pg_cmd(q, "BEGIN", err, "starting a transaction");
     for (size_t i = 0; rc == 0 && i < n;) {
         size_t end = pg_chunk_end(rows, n, i);
@@ -1158,13 +1190,22 @@ pg_add_tx(struct qb *q, struct qb_row *rows, size_t n, int isolate, struct gman_
     }
     rc = pg_cmd(q, "COMMIT", err, "committing jobs");
     if (rc == GMAN_ERR_CONNECT) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (rows[i].status == 0 && rows[i].id > 0 && pg_take_room(q, k + 1) == 0) {
-                q->ids[k++] = rows[i].id;
-            }
-        }
-        pg_doubt_add(&q->adoubt, &q->nadoubt, q->ids, k);
+        pg_doubt_rows(q, rows, n);
+    }
+    return rc;
+}
+
+/* pg_add_copy: one COPY with reserved ids (pg_copy.c). */
+static int
+pg_add_copy(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
+{
+    struct pg_fail_ctx f = {q, err};
+    int doubt = 0;
+    int rc = pg_copy_add(q->copy, q->conn, q->owner, rows, n, pg_copy_failed, &f, &doubt, err);
+    if (rc != 0 && doubt) {
+        pg_doubt_rows(q, rows, n);
+    } else if (rc != 0) {
+        pg_rollback(q);
     }
     return rc;
 }
@@ -1178,7 +1219,7 @@ pg_add(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
     }
     int rc = pg_ready(q, err);
     if (rc == 0) {
-        rc = pg_add_tx(q, rows, n, 0, err);
+        rc = pg_copy_on(q->copy) ? pg_add_copy(q, rows, n, err) : pg_add_tx(q, rows, n, 0, err);
     }
     if (rc == GMAN_ERR_QUEUE && q->rowfail) {
         rc = pg_add_tx(q, rows, n, 1, err);
@@ -1577,6 +1618,7 @@ pg_close(struct qb *q)
     free(q->ids);
     free(q->adoubt);
     free(q->cdoubt);
+    pg_copy_free(q->copy);
     free(q->channel);
     free(q->bchannel);
     free(q->qbatch);
@@ -1602,8 +1644,9 @@ pg_open(const struct qb_options *o, struct qb **out, struct gman_err *err)
     }
     q->owner = strdup(o->owner);
     q->conninfo = strdup(o->conninfo != NULL ? o->conninfo : "");
+    q->copy = pg_copy_new();
     const char *table = o->table != NULL && o->table[0] != '\0' ? o->table : PG_DEFAULT_TABLE;
-    int rc = q->owner == NULL || q->conninfo == NULL
+    int rc = q->owner == NULL || q->conninfo == NULL || q->copy == NULL
                  ? gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory")
                  : pg_parse_name(q, table, err);
     rc = rc != 0 ? rc : pg_connect(q, err);

@@ -13,10 +13,19 @@
 #define STORE_BATCH 20000      /* jobs per transaction at most */
 #define STORE_CLAIM_BATCH 1000 /* rows per claim */
 #define STORE_RETRY_MS 250     /* pause between attempts while the database is down */
+#define STORE_HAND_MIN 1024    /* jobs: a smaller batch is answered by the writer itself */
 
 struct store_req {
     struct job *job;
     uint64_t since; /* ms when queued */
+};
+
+/* One batch of adds: the writer fills it and stores it, the releaser answers its submitters. */
+struct store_slot {
+    struct store_req *reqs;
+    struct qb_row *rows;
+    size_t n;
+    char why[GMAN_ERR_MSG_LEN]; /* the failure of the whole batch ("" = none) */
 };
 
 struct store {
@@ -26,10 +35,14 @@ struct store {
     struct log *log;
     struct qb *wq; /* writer thread's connection */
     struct qb *cq; /* claimer thread's connection */
-    pthread_t writer, claimer;
+    pthread_t writer, claimer, releaser;
     int started;
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;
+    pthread_cond_t rcv;        /* a batch was handed to the releaser, or it finished one */
+    struct store_slot *handed; /* the batch for the releaser, or NULL */
+    int releasing;             /* the releaser is answering a batch */
+    int rstop;                 /* the writer has stopped: the releaser ends once idle */
     struct store_req *adds;
     size_t nadds, cap_adds;
     int64_t *dels;
@@ -67,6 +80,7 @@ store_new(const struct store_opts *o, struct core *core, const struct store_hook
     st->log = log;
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
+    pthread_cond_init(&st->rcv, NULL);
     if (o->ops->open(&o->qb, &st->wq, err) != 0 || o->ops->open(&o->qb, &st->cq, err) != 0) {
         store_free(st);
         return NULL;
@@ -225,30 +239,92 @@ store_release(struct store *st, struct store_req *reqs, const struct qb_row *row
     st->h.unlock(st->h.ctx);
 }
 
-/* store_write_adds: one transaction for reqs; 1 if the database was unreachable. */
+/* store_release_idle: wait until the releaser has answered every batch handed to it. */
+static void
+store_release_idle(struct store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    while (st->handed != NULL || st->releasing) {
+        pthread_cond_wait(&st->rcv, &st->mu);
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* store_hand: give slot to the releaser (after the one before it is answered: acks keep their
+ * order), so the writer goes on with the next transaction meanwhile. */
+static void
+store_hand(struct store *st, struct store_slot *slot)
+{
+    pthread_mutex_lock(&st->mu);
+    while (st->handed != NULL || st->releasing) {
+        pthread_cond_wait(&st->rcv, &st->mu);
+    }
+    st->handed = slot;
+    pthread_cond_broadcast(&st->rcv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* store_releaser: answers the submitters of each stored batch (JOB_CREATED or an error). */
+static void *
+store_releaser(void *arg)
+{
+    struct store *st = arg;
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        while (st->handed == NULL && !st->rstop) {
+            pthread_cond_wait(&st->rcv, &st->mu);
+        }
+        struct store_slot *slot = st->handed;
+        if (slot == NULL) {
+            break;
+        }
+        st->handed = NULL;
+        st->releasing = 1;
+        pthread_mutex_unlock(&st->mu);
+        store_release(st, slot->reqs, slot->rows, slot->n, slot->why);
+        pthread_mutex_lock(&st->mu);
+        st->releasing = 0;
+        pthread_cond_broadcast(&st->rcv);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+
+/* store_write_adds: one transaction for the slot's requests, answered by the releaser (a large
+ * batch: the writer goes on meanwhile) or here (a small one: measured, handing it over cost more
+ * than it saved); 1 if the database was unreachable (then answered or put back here, after the
+ * batches before it). */
 static int
-store_write_adds(struct store *st, struct store_req *reqs, size_t n, struct qb_row *rows)
+store_write_adds(struct store *st, struct store_slot *slot)
 {
     struct gman_err err = {0, ""};
-    store_fill_rows(rows, reqs, n);
-    int rc = st->o.ops->add(st->wq, rows, n, &err);
+    store_fill_rows(slot->rows, slot->reqs, slot->n);
+    int rc = st->o.ops->add(st->wq, slot->rows, slot->n, &err);
     if (rc == GMAN_ERR_CONNECT) {
         char why[GMAN_ERR_MSG_LEN + 48];
         snprintf(why, sizeof why, "database unreachable: %s", err.msg);
-        size_t kept = store_fail_old(st, reqs, n, why, st->o.hold_ms);
+        store_release_idle(st);
+        size_t kept = store_fail_old(st, slot->reqs, slot->n, why, st->o.hold_ms);
         if (kept > 0) {
-            store_requeue_front(st, reqs, kept);
+            store_requeue_front(st, slot->reqs, kept);
         }
         log_msg(st->log, CONFIG_LEVEL_ERROR, "queue: %s (holding %zu submits)", err.msg, kept);
         return 1;
     }
     if (rc != 0) {
-        for (size_t i = 0; i < n; i++) {
-            rows[i].status = rc;
+        for (size_t i = 0; i < slot->n; i++) {
+            slot->rows[i].status = rc;
         }
-        log_msg(st->log, CONFIG_LEVEL_ERROR, "queue: storing %zu jobs failed: %s", n, err.msg);
+        log_msg(st->log, CONFIG_LEVEL_ERROR, "queue: storing %zu jobs failed: %s", slot->n,
+                err.msg);
     }
-    store_release(st, reqs, rows, n, err.msg);
+    snprintf(slot->why, sizeof slot->why, "%s", err.msg);
+    if (slot->n >= STORE_HAND_MIN) {
+        store_hand(st, slot);
+    } else {
+        store_release_idle(st); /* batches are answered in order */
+        store_release(st, slot->reqs, slot->rows, slot->n, slot->why);
+    }
     return 0;
 }
 
@@ -302,12 +378,19 @@ static void *
 store_writer(void *arg)
 {
     struct store *st = arg;
-    struct store_req *reqs = malloc(STORE_BATCH * sizeof *reqs);
-    struct qb_row *rows = malloc(STORE_BATCH * sizeof *rows);
-    size_t n, nd;
+    struct store_slot slots[2] = {{0}, {0}};
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        slots[i].reqs = malloc(STORE_BATCH * sizeof *slots[i].reqs);
+        slots[i].rows = malloc(STORE_BATCH * sizeof *slots[i].rows);
+        ok = ok && slots[i].reqs != NULL && slots[i].rows != NULL;
+    }
+    size_t nd;
     int64_t *dels;
-    while (reqs != NULL && rows != NULL && store_take(st, reqs, &n, &dels, &nd)) {
-        int down = n > 0 && store_write_adds(st, reqs, n, rows);
+    /* the slot taken into is never the one the releaser may still hold: store_hand waited */
+    for (int cur = 0; ok && store_take(st, slots[cur].reqs, &slots[cur].n, &dels, &nd);) {
+        int down = slots[cur].n > 0 && store_write_adds(st, &slots[cur]);
+        cur ^= slots[cur].n > 0 && !down;
         if (nd > 0 && !down) {
             down = store_write_dels(st, dels, nd);
         } else if (nd > 0) {
@@ -325,15 +408,33 @@ store_writer(void *arg)
             store_sleep_ms(STORE_RETRY_MS);
         }
     }
-    free(reqs);
-    free(rows);
+    store_release_idle(st); /* the slots are freed below */
+    for (int i = 0; i < 2; i++) {
+        free(slots[i].reqs);
+        free(slots[i].rows);
+    }
     return NULL;
+}
+
+/* store_stop_releaser: end the releaser once it answered everything handed to it. */
+static void
+store_stop_releaser(struct store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    st->rstop = 1;
+    pthread_cond_broadcast(&st->rcv);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->releaser, NULL);
 }
 
 int
 store_start(struct store *st, struct gman_err *err)
 {
+    if (pthread_create(&st->releaser, NULL, store_releaser, st) != 0) {
+        return gman_err_set(err, GMAN_ERR_IO, "could not start the queue releaser thread");
+    }
     if (pthread_create(&st->writer, NULL, store_writer, st) != 0) {
+        store_stop_releaser(st);
         return gman_err_set(err, GMAN_ERR_IO, "could not start the queue writer thread");
     }
     if (pthread_create(&st->claimer, NULL, store_claimer, st) != 0) {
@@ -342,6 +443,7 @@ store_start(struct store *st, struct gman_err *err)
         pthread_cond_signal(&st->cv);
         pthread_mutex_unlock(&st->mu);
         pthread_join(st->writer, NULL);
+        store_stop_releaser(st);
         return gman_err_set(err, GMAN_ERR_IO, "could not start the queue claimer thread");
     }
     st->started = 1;
@@ -415,6 +517,7 @@ store_free(struct store *st)
         pthread_mutex_unlock(&st->mu);
         pthread_join(st->writer, NULL);
         pthread_join(st->claimer, NULL);
+        store_stop_releaser(st);
     }
     if (st->wq != NULL) {
         st->o.ops->close(st->wq);
@@ -424,6 +527,7 @@ store_free(struct store *st)
     }
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
+    pthread_cond_destroy(&st->rcv);
     free(st->adds);
     free(st->dels);
     free(st);

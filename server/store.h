@@ -1,7 +1,8 @@
 /* store.h - store-before-ack between the job core and a durable backend: a writer thread that
- * group-commits every pending background job in one transaction and then releases all their
- * JOB_CREATED at once, batches deletes of finished jobs, replays the table at start, and a claimer
- * thread that turns rows inserted by SQL into jobs. Owns both backend connections and threads.
+ * group-commits every pending background job in one transaction and then sends all their
+ * JOB_CREATED at once (a large batch through a releaser thread, in batch order, while the writer
+ * stores the next batch); batches deletes of finished jobs, replays the table at start, and a
+ * claimer thread turns rows inserted by SQL into jobs. Owns both backend connections and threads.
  * The core calls store_add/store_remove under its lock; the store takes the core lock only through
  * the hooks and never while holding its own mutex. Database I/O never runs on an I/O thread. */
 #ifndef SERVER_STORE_H

@@ -310,6 +310,67 @@ test_refused_rows_isolated(void **state)
     ops->close(q);
 }
 
+/* ids stay in the order of adds across the COPY path (ids reserved ahead), the fallback that
+ * isolates a refused row (ids from the sequence at INSERT time) and a SQL insert in between; a
+ * reset sequence is noticed and the pool starts afresh */
+static void
+test_ids_follow_add_order(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-order", "pg_order", NULL);
+    static const char bad_utf8[] = "bad-\xff";
+    struct gman_err err = {0, ""};
+    int64_t last = 0;
+    for (int round = 0; round < 6; round++) {
+        struct qb_row rows[3] = {mkrow("a", "", "", 0, 1, round), mkrow("b", "", "", 0, 1, round),
+                                 mkrow("c", "", "", 0, 1, round)};
+        if (round == 2) {
+            rows[1] = mkrow(bad_utf8, "", "", 0, 1, round); /* isolated row by row */
+        }
+        if (round == 3) {
+            psql_ok("INSERT INTO pg_order (function_name) VALUES ('by-sql')");
+        }
+        assert_int_equal(ops->add(q, rows, 3, &err), 0);
+        for (int i = 0; i < 3; i++) {
+            if (rows[i].status == 0) {
+                assert_true(rows[i].id > last);
+                last = rows[i].id;
+            }
+        }
+    }
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_order WHERE claimed_by = 't-order'"), 17);
+    psql_ok("DELETE FROM pg_order; SELECT setval(pg_get_serial_sequence('pg_order', 'id'), 1)");
+    struct qb_row again = mkrow("after-reset", "", "", 0, 1, 0);
+    int rc = ops->add(q, &again, 1, &err); /* adds go on after the sequence was reset */
+    if (rc != 0) {
+        rc = ops->add(q, &again, 1, &err);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_order"), 1);
+    ops->close(q);
+}
+
+/* a hand-made table whose id is GENERATED ALWAYS AS IDENTITY refuses given ids: adds still work
+ * (INSERT with the default), in order */
+static void
+test_identity_always_table(void **state)
+{
+    (void)state;
+    psql_ok("CREATE TABLE pg_ident (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+            " function_name text NOT NULL, unique_key text NOT NULL DEFAULT '',"
+            " priority smallint NOT NULL DEFAULT 1, data bytea NOT NULL DEFAULT '',"
+            " when_to_run bigint NOT NULL DEFAULT 0, claimed_by text,"
+            " created_at timestamptz NOT NULL DEFAULT now())");
+    struct qb *q = open_as("t-ident", "pg_ident", NULL);
+    struct qb_row rows[3] = {mkrow("a", "", "", 0, 1, 0), mkrow("b", "", "", 0, 1, 0),
+                             mkrow("c", "", "", 0, 1, 0)};
+    struct gman_err err = {0, ""};
+    assert_int_equal(ops->add(q, rows, 3, &err), 0);
+    assert_true(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_ident WHERE claimed_by = 't-ident'"), 3);
+    ops->close(q);
+}
+
 /* a refusal that is not about one row (here a trigger raising insufficient_privilege) stores
  * nothing and is not retried row by row; rows all refused up front reach no database at all */
 static void
@@ -768,6 +829,8 @@ main(void)
         cmocka_unit_test(test_quoted_schema_table),
         cmocka_unit_test(test_hostile_values_stored_literally),
         cmocka_unit_test(test_refused_rows_isolated),
+        cmocka_unit_test(test_ids_follow_add_order),
+        cmocka_unit_test(test_identity_always_table),
         cmocka_unit_test(test_database_refuses_batch),
         cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_connection_lost_in_commit),
