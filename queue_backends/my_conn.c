@@ -125,7 +125,8 @@ my_conn_expand(const struct qb *q, const char *tmpl)
     return my_conn_sb_done(&b);
 }
 
-/* my_conn_ids_add: remember ids whose fate is unknown; out of memory forgets them (at-least-once). */
+/* my_conn_ids_add: remember ids whose fate is unknown; out of memory forgets them
+ * (at-least-once). */
 void
 my_conn_ids_add(struct my_conn_ids *d, const int64_t *ids, size_t n)
 {
@@ -409,7 +410,8 @@ myq_session(struct qb *q, struct gman_err *err)
     return rc;
 }
 
-/* my_conn_connect: connect, set the session up, settle the fate of rows a cut-off COMMIT left open. */
+/* my_conn_connect: connect, set the session up, settle the fate of rows a cut-off COMMIT left
+ * open. */
 int
 my_conn_connect(struct qb *q, struct gman_err *err)
 {

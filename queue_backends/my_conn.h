@@ -97,7 +97,8 @@ char *my_conn_sb_done(struct my_conn_sb *b);
 /* my_conn_expand: tmpl with %O, %N, %K replaced by the quoted table, its takeover copy and the name
  * the gearmand table is kept under. Caller frees; NULL when out of memory. */
 char *my_conn_expand(const struct qb *q, const char *tmpl);
-/* my_conn_ids_add: remember ids whose fate is unknown; out of memory forgets them (at-least-once). */
+/* my_conn_ids_add: remember ids whose fate is unknown; out of memory forgets them
+ * (at-least-once). */
 void my_conn_ids_add(struct my_conn_ids *d, const int64_t *ids, size_t n);
 /* my_conn_lg: log2 of the largest power of two <= min(n, MYQ_CHUNK_MAX); n >= 1. */
 unsigned my_conn_lg(size_t n);
@@ -116,9 +117,10 @@ int my_conn_lost(unsigned int e);
 int my_conn_row_error(unsigned int e);
 /* my_conn_drop: close the statements and the connection; the next call reconnects. */
 void my_conn_drop(struct qb *q);
-/* my_conn_fail, my_conn_fail_stmt: the connection's / statement's last error as a status, "mysql: what:
- * message (errno)" in err: a lost connection is dropped (GMAN_ERR_CONNECT), anything else rolls
- * the transaction back (GMAN_ERR_QUEUE). my_conn_nomem: roll back, GMAN_ERR_NOMEM. */
+/* my_conn_fail, my_conn_fail_stmt: the connection's / statement's last error as a status,
+ * "mysql: what: message (errno)" in err: a lost connection is dropped (GMAN_ERR_CONNECT),
+ * anything else rolls the transaction back (GMAN_ERR_QUEUE). my_conn_nomem: roll back,
+ * GMAN_ERR_NOMEM. */
 int my_conn_fail(struct qb *q, const char *what, struct gman_err *err);
 int my_conn_fail_stmt(struct qb *q, MYSQL_STMT *st, const char *what, struct gman_err *err);
 int my_conn_nomem(struct qb *q, struct gman_err *err);
@@ -130,7 +132,8 @@ int my_conn_ints(struct qb *q, const char *sql, long long *out, unsigned n, cons
                  struct gman_err *err);
 /* my_conn_commit: COMMIT, or my_conn_fail. */
 int my_conn_commit(struct qb *q, const char *what, struct gman_err *err);
-/* my_conn_connect: connect, set the session up, settle the fate of rows a cut-off COMMIT left open. */
+/* my_conn_connect: connect, set the session up, settle the fate of rows a cut-off COMMIT left
+ * open. */
 int my_conn_connect(struct qb *q, struct gman_err *err);
 /* my_conn_ready: connect if disconnected (my_conn_connect); 0 when usable. */
 int my_conn_ready(struct qb *q, struct gman_err *err);
