@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "pg_copy.h"
+#include "pg_wire.h"
 #include "qb.h"
 
 #define PG_DEFAULT_TABLE "queue"             /* gearmand's --libpq-table default */
@@ -28,16 +29,6 @@
 #define PG_MAX_IDS (16u << 20)               /* ids per remove call */
 #define PG_SETUP_LOCK "7452720085345854837"  /* advisory lock key: "gmanqueu" */
 
-/* type oids (catalog/pg_type_d.h; fixed since PostgreSQL 7) */
-#define PG_INT8 20
-#define PG_INT2 21
-#define PG_TEXT 25
-#define PG_BYTEA 17
-#define PG_INT8_ARRAY 1016
-#define PG_INT2_ARRAY 1005
-#define PG_TEXT_ARRAY 1009
-#define PG_BYTEA_ARRAY 1001
-
 enum { PG_CONN = 1, PG_ROW, PG_OTHER };        /* kinds of failure */
 enum { PG_MISSING = 1, PG_OURS, PG_GEARMAND }; /* what the configured table is */
 
@@ -47,11 +38,6 @@ static const char pg_schema_sql[] =
 static const char pg_batch_sql[] =
 #include "sql/postgres/batch.sql.h"
     ;
-
-struct pg_buf {
-    uint8_t *p;
-    size_t len, cap; /* bytes */
-};
 
 struct qb {
     PGconn *conn;
@@ -72,99 +58,9 @@ struct qb {
     size_t ncdoubt;
     int64_t *ids; /* scratch */
     size_t cap_ids;
-    struct pg_buf arr[5]; /* scratch: binary array parameters */
-    struct pg_copy *copy; /* the add path: COPY with reserved ids */
+    struct pg_wire_buf arr[5]; /* scratch: binary array parameters */
+    struct pg_copy *copy;      /* the add path: COPY with reserved ids */
 };
-
-/* ---- bytes ------------------------------------------------------------------------------- */
-
-static void
-pg_put32(struct pg_buf *b, uint32_t v)
-{
-    uint8_t *p = b->p + b->len;
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-    b->len += 4;
-}
-
-static void
-pg_put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static int64_t
-pg_get_be(const char *s, int n)
-{
-    const uint8_t *p = (const uint8_t *)s;
-    uint64_t v = (p[0] & 0x80) ? UINT64_MAX : 0; /* sign-extend */
-    for (int i = 0; i < n; i++) {
-        v = (v << 8) | p[i];
-    }
-    int64_t r;
-    memcpy(&r, &v, sizeof r);
-    return r;
-}
-
-static int
-pg_buf_reserve(struct pg_buf *b, size_t more)
-{
-    if (b->len + more <= b->cap) {
-        return 0;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more) {
-        cap *= 2;
-    }
-    uint8_t *p = realloc(b->p, cap);
-    if (p == NULL) {
-        return GMAN_ERR_NOMEM;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-/* pg_arr_begin: empty b and write a one-dimensional array header for k elements of type oid,
- * reserving room for payload bytes of elements after it. */
-static int
-pg_arr_begin(struct pg_buf *b, uint32_t oid, size_t k, size_t payload)
-{
-    b->len = 0;
-    if (pg_buf_reserve(b, 20 + 4 * k + payload) != 0) {
-        return GMAN_ERR_NOMEM;
-    }
-    pg_put32(b, 1);           /* dimensions */
-    pg_put32(b, 0);           /* no NULLs */
-    pg_put32(b, oid);         /* element type */
-    pg_put32(b, (uint32_t)k); /* length */
-    pg_put32(b, 1);           /* lower bound */
-    return 0;
-}
-
-static void
-pg_arr_bytes(struct pg_buf *b, const void *p, size_t len)
-{
-    pg_put32(b, (uint32_t)len);
-    if (len > 0) {
-        memcpy(b->p + b->len, p, len);
-        b->len += len;
-    }
-}
-
-static void
-pg_arr_int(struct pg_buf *b, int64_t v, int n)
-{
-    pg_put32(b, (uint32_t)n);
-    pg_put_be(b->p + b->len, (uint64_t)v, n);
-    b->len += (size_t)n;
-}
-
 /* ---- errors ------------------------------------------------------------------------------ */
 
 static void
@@ -403,7 +299,7 @@ pg_names(struct qb *q, const char *qrel, struct gman_err *err)
 static int
 pg_resolve(struct qb *q, struct gman_err *err)
 {
-    static const Oid types[2] = {PG_TEXT, PG_TEXT};
+    static const Oid types[2] = {PG_WIRE_TEXT, PG_WIRE_TEXT};
     char *qrel = pg_quote(q, q->rel);
     if (qrel == NULL) {
         return gman_err_set(err, GMAN_ERR_INVALID, "postgres: cannot quote table name %s", q->rel);
@@ -442,22 +338,6 @@ pg_resolve(struct qb *q, struct gman_err *err)
     }
     return rc;
 }
-
-/* pg_buf_add: append len bytes and keep a NUL after them. */
-static int
-pg_buf_add(struct pg_buf *b, const void *p, size_t len)
-{
-    if (pg_buf_reserve(b, len + 1) != 0) {
-        return GMAN_ERR_NOMEM;
-    }
-    if (len > 0) {
-        memcpy(b->p + b->len, p, len);
-    }
-    b->len += len;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
 /* pg_render_var: if p starts with one of the psql variables of the schema files, its length and
  * the quoted name that replaces it in *to; else 0. */
 static size_t
@@ -481,15 +361,15 @@ pg_render_var(const struct qb *q, const char *p, const char **to)
 static char *
 pg_render(const struct qb *q, const char *sql)
 {
-    struct pg_buf b = {NULL, 0, 0};
-    int rc = pg_buf_add(&b, "", 0);
+    struct pg_wire_buf b = {NULL, 0, 0};
+    int rc = pg_wire_add(&b, "", 0);
     for (const char *line = sql; rc == 0 && *line != '\0';) {
         size_t len = strcspn(line, "\n");
         const char *end = line + len + (line[len] == '\n');
         for (const char *p = line; rc == 0 && line[0] != '\\' && p < end;) {
             const char *to = NULL;
             size_t skip = pg_render_var(q, p, &to);
-            rc = skip > 0 ? pg_buf_add(&b, to, strlen(to)) : pg_buf_add(&b, p, 1);
+            rc = skip > 0 ? pg_wire_add(&b, to, strlen(to)) : pg_wire_add(&b, p, 1);
             p += skip > 0 ? skip : 1;
         }
         line = end;
@@ -737,8 +617,8 @@ pg_prepare(struct qb *q, const char *name, char *sql, int n, const Oid *types, s
 static int
 pg_prepare_batch(struct qb *q, struct gman_err *err)
 {
-    static const Oid expand[2] = {PG_TEXT, PG_INT8};
-    static const Oid fail[2] = {PG_INT8, PG_TEXT};
+    static const Oid expand[2] = {PG_WIRE_TEXT, PG_WIRE_INT8};
+    static const Oid fail[2] = {PG_WIRE_INT8, PG_WIRE_TEXT};
     int rc = pg_prepare(q, "gman_batch_next",
                         pg_sql("SELECT id FROM %s WHERE error IS NULL ORDER BY id LIMIT 1"
                                " FOR UPDATE SKIP LOCKED",
@@ -766,11 +646,12 @@ pg_prepare_batch(struct qb *q, struct gman_err *err)
 static int
 pg_prepare_all(struct qb *q, struct gman_err *err)
 {
-    static const Oid add[6] = {PG_TEXT_ARRAY,  PG_TEXT_ARRAY, PG_INT2_ARRAY,
-                               PG_BYTEA_ARRAY, PG_INT8_ARRAY, PG_TEXT};
-    static const Oid add1[6] = {PG_TEXT, PG_TEXT, PG_INT2, PG_BYTEA, PG_INT8, PG_TEXT};
-    static const Oid del[1] = {PG_INT8_ARRAY};
-    static const Oid claim[2] = {PG_TEXT, PG_INT8};
+    static const Oid add[6] = {PG_WIRE_TEXT_ARRAY,  PG_WIRE_TEXT_ARRAY, PG_WIRE_INT2_ARRAY,
+                               PG_WIRE_BYTEA_ARRAY, PG_WIRE_INT8_ARRAY, PG_WIRE_TEXT};
+    static const Oid add1[6] = {PG_WIRE_TEXT,  PG_WIRE_TEXT, PG_WIRE_INT2,
+                                PG_WIRE_BYTEA, PG_WIRE_INT8, PG_WIRE_TEXT};
+    static const Oid del[1] = {PG_WIRE_INT8_ARRAY};
+    static const Oid claim[2] = {PG_WIRE_TEXT, PG_WIRE_INT8};
     const char *t = q->qname;
     int rc = pg_prepare(
         q, "gman_add",
@@ -846,13 +727,13 @@ pg_session(struct qb *q, struct gman_err *err)
 
 /* pg_ids_array: ids as a binary bigint[] in b. */
 static int
-pg_ids_array(struct pg_buf *b, const int64_t *ids, size_t n)
+pg_ids_array(struct pg_wire_buf *b, const int64_t *ids, size_t n)
 {
-    if (pg_arr_begin(b, PG_INT8, n, 8 * n) != 0) {
+    if (pg_wire_arr_begin(b, PG_WIRE_INT8, n, 8 * n) != 0) {
         return GMAN_ERR_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        pg_arr_int(b, ids[i], 8);
+        pg_wire_arr_int(b, ids[i], 8);
     }
     return 0;
 }
@@ -877,7 +758,7 @@ static PGresult *
 pg_doubt_run(struct qb *q, const char *sql, int64_t **list, size_t *n, ExecStatusType want,
              struct gman_err *err)
 {
-    static const Oid types[2] = {PG_INT8_ARRAY, PG_TEXT};
+    static const Oid types[2] = {PG_WIRE_INT8_ARRAY, PG_WIRE_TEXT};
     if (sql == NULL || pg_ids_array(&q->arr[0], *list, *n) != 0) {
         gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
         return NULL;
@@ -1025,7 +906,7 @@ pg_take_ids(struct qb *q, PGresult *r, struct qb_row *rows, size_t from, size_t 
         if (PQgetlength(r, (int)i, 0) != 8) {
             rc = gman_err_set(err, GMAN_ERR_QUEUE, "postgres: INSERT returned a bad id");
         }
-        ids[i] = pg_get_be(PQgetvalue(r, (int)i, 0), 8);
+        ids[i] = pg_wire_get_be(PQgetvalue(r, (int)i, 0), 8);
     }
     PQclear(r);
     if (rc == 0) {
@@ -1042,8 +923,8 @@ static int
 pg_add_one(struct qb *q, struct qb_row *row, struct gman_err *err)
 {
     uint8_t prio[2], when[8];
-    pg_put_be(prio, (uint64_t)row->priority, 2);
-    pg_put_be(when, (uint64_t)row->when, 8);
+    pg_wire_put_be(prio, (uint64_t)row->priority, 2);
+    pg_wire_put_be(when, (uint64_t)row->when, 8);
     const char *v[6] = {row->func_len > 0 ? (const char *)row->func : "",
                         row->unique_len > 0 ? (const char *)row->unique : "",
                         (const char *)prio,
@@ -1061,39 +942,8 @@ pg_add_one(struct qb *q, struct qb_row *row, struct gman_err *err)
         PQclear(r);
         return gman_err_set(err, GMAN_ERR_QUEUE, "postgres: INSERT returned no id");
     }
-    row->id = pg_get_be(PQgetvalue(r, 0, 0), 8);
+    row->id = pg_wire_get_be(PQgetvalue(r, 0, 0), 8);
     PQclear(r);
-    return 0;
-}
-
-/* pg_fill_arrays: the k rows to store in [from, to) as five binary arrays in q->arr. */
-static int
-pg_fill_arrays(struct qb *q, const struct qb_row *rows, size_t from, size_t to, size_t k)
-{
-    size_t fb = 0, ub = 0, db = 0;
-    for (size_t i = from; i < to; i++) {
-        if (rows[i].status == 0) {
-            fb += rows[i].func_len;
-            ub += rows[i].unique_len;
-            db += rows[i].data_len;
-        }
-    }
-    struct pg_buf *a = q->arr;
-    if (pg_arr_begin(&a[0], PG_TEXT, k, fb) != 0 || pg_arr_begin(&a[1], PG_TEXT, k, ub) != 0 ||
-        pg_arr_begin(&a[2], PG_INT2, k, 2 * k) != 0 || pg_arr_begin(&a[3], PG_BYTEA, k, db) != 0 ||
-        pg_arr_begin(&a[4], PG_INT8, k, 8 * k) != 0) {
-        return GMAN_ERR_NOMEM;
-    }
-    for (size_t i = from; i < to; i++) {
-        const struct qb_row *r = &rows[i];
-        if (r->status == 0) {
-            pg_arr_bytes(&a[0], r->func, r->func_len);
-            pg_arr_bytes(&a[1], r->unique, r->unique_len);
-            pg_arr_int(&a[2], r->priority, 2);
-            pg_arr_bytes(&a[3], r->data, r->data_len);
-            pg_arr_int(&a[4], r->when, 8);
-        }
-    }
     return 0;
 }
 
@@ -1111,7 +961,7 @@ pg_add_chunk(struct qb *q, struct qb_row *rows, size_t from, size_t to, struct g
     if (k <= 1) {
         return k == 0 ? 0 : pg_add_one(q, &rows[last], err);
     }
-    if (pg_fill_arrays(q, rows, from, to, k) != 0) {
+    if (pg_wire_rows(q->arr, rows, from, to, k) != 0) {
         return gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
     }
     const char *v[6];
@@ -1276,15 +1126,15 @@ pg_row(const PGresult *r, int i, struct qb_row *row)
         }
     }
     memset(row, 0, sizeof *row);
-    row->id = pg_get_be(PQgetvalue(r, i, 0), 8);
+    row->id = pg_wire_get_be(PQgetvalue(r, i, 0), 8);
     row->func = PQgetvalue(r, i, 1);
     row->func_len = (size_t)PQgetlength(r, i, 1);
     row->unique = PQgetvalue(r, i, 2);
     row->unique_len = (size_t)PQgetlength(r, i, 2);
-    row->priority = (int)pg_get_be(PQgetvalue(r, i, 3), 2);
+    row->priority = (int)pg_wire_get_be(PQgetvalue(r, i, 3), 2);
     row->data = PQgetvalue(r, i, 4);
     row->data_len = (size_t)PQgetlength(r, i, 4);
-    row->when = pg_get_be(PQgetvalue(r, i, 5), 8);
+    row->when = pg_wire_get_be(PQgetvalue(r, i, 5), 8);
     return 0;
 }
 
@@ -1296,7 +1146,7 @@ pg_deliver(const PGresult *r, const int *order, qb_row_fn fn, void *ctx, struct 
         int i = order != NULL ? order[k] : k;
         struct qb_row row;
         if (pg_row(r, i, &row) != 0) {
-            long long id = PQgetlength(r, i, 0) == 8 ? pg_get_be(PQgetvalue(r, i, 0), 8) : -1;
+            long long id = PQgetlength(r, i, 0) == 8 ? pg_wire_get_be(PQgetvalue(r, i, 0), 8) : -1;
             return gman_err_set(err, GMAN_ERR_QUEUE,
                                 "postgres: row with id %lld does not fit the "
                                 "queue layout (NULL, wrong type or unique key over %d bytes)",
@@ -1337,7 +1187,7 @@ pg_replay_fetch(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
 static int
 pg_replay(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
 {
-    static const Oid types[1] = {PG_TEXT};
+    static const Oid types[1] = {PG_WIRE_TEXT};
     int rc = pg_ready(q, err);
     char *sql = rc != 0 ? NULL
                         : pg_sql("DECLARE gman_replay NO SCROLL CURSOR FOR SELECT " PG_COLS
@@ -1388,7 +1238,7 @@ pg_deliver_by_id(const PGresult *r, qb_row_fn fn, void *ctx, struct gman_err *er
         rc = gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
     }
     for (int i = 0; rc == 0 && i < n; i++) {
-        ix[i].id = PQgetlength(r, i, 0) == 8 ? pg_get_be(PQgetvalue(r, i, 0), 8) : 0;
+        ix[i].id = PQgetlength(r, i, 0) == 8 ? pg_wire_get_be(PQgetvalue(r, i, 0), 8) : 0;
         ix[i].i = i;
     }
     if (rc == 0) {
@@ -1428,7 +1278,7 @@ pg_claim_keep(struct qb *q, const PGresult *r)
     size_t k = 0;
     for (int i = 0; i < PQntuples(r); i++) {
         if (PQgetlength(r, i, 0) == 8 && pg_take_room(q, k + 1) == 0) {
-            q->ids[k++] = pg_get_be(PQgetvalue(r, i, 0), 8);
+            q->ids[k++] = pg_wire_get_be(PQgetvalue(r, i, 0), 8);
         }
     }
     pg_doubt_add(&q->cdoubt, &q->ncdoubt, q->ids, k);
@@ -1489,7 +1339,7 @@ static int
 pg_claim_take(struct qb *q, size_t max, PGresult **r, struct gman_err *err)
 {
     uint8_t lim[8];
-    pg_put_be(lim, max > INT32_MAX ? INT32_MAX : max, 8);
+    pg_wire_put_be(lim, max > INT32_MAX ? INT32_MAX : max, 8);
     const char *v[2] = {q->owner, (const char *)lim};
     int len[2] = {(int)strlen(q->owner), 8};
     r[0] = r[1] = NULL;
