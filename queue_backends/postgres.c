@@ -14,12 +14,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "pg_copy.h"
+#include "pg_batch.h"
 #include "pg_wire.h"
 #include "qb.h"
 
 #define PG_DEFAULT_TABLE "queue"             /* gearmand's --libpq-table default */
 #define PG_BATCH_SUFFIX "_batch"             /* the batch table: <table>_batch */
+#define PG_JOBS_SUFFIX "_jobs"               /* the view of all stored jobs: <table>_jobs */
 #define PG_NAME_MAX 63                       /* NAMEDATALEN - 1: longer names are cut */
 #define PG_CHUNK_ROWS 1000                   /* rows per INSERT statement */
 #define PG_CHUNK_BYTES (16u << 20)           /* payload bytes per INSERT statement, about */
@@ -46,6 +47,7 @@ struct qb {
     char *schema, *rel;    /* raw names; schema NULL until resolved */
     char *qschema, *qname; /* quoted: "schema" and "schema"."rel" */
     char *qbatch;          /* quoted: "schema"."rel_batch" (sql/postgres/batch.sql) */
+    char *qjobs;           /* quoted: "schema"."rel_jobs", the view of every stored job */
     char *channel;         /* quoted LISTEN channel: "gman_queue_<oid>" */
     char *bchannel;        /* the batch table's: "gman_queue_<oid of rel_batch>" */
     int ready;             /* table checked and statements prepared on this connection */
@@ -59,7 +61,7 @@ struct qb {
     int64_t *ids; /* scratch */
     size_t cap_ids;
     struct pg_wire_buf arr[5]; /* scratch: binary array parameters */
-    struct pg_copy *copy;      /* the add path: COPY with reserved ids */
+    struct pg_batch *batch;    /* the add path: our jobs as batch rows (pg_batch.c) */
 };
 /* ---- errors ------------------------------------------------------------------------------ */
 
@@ -132,9 +134,9 @@ struct pg_fail_ctx {
     struct gman_err *err;
 };
 
-/* pg_copy_failed: pg_fail for pg_copy (a pg_copy_fail_fn; ctx is a struct pg_fail_ctx). */
+/* pg_failed: pg_fail for pg_batch (a pg_batch_fail_fn; ctx is a struct pg_fail_ctx). */
 static int
-pg_copy_failed(void *ctx, PGresult *r, const char *what)
+pg_failed(void *ctx, PGresult *r, const char *what)
 {
     struct pg_fail_ctx *f = ctx;
     return pg_fail(f->q, r, f->err, what);
@@ -274,21 +276,30 @@ pg_quote(struct qb *q, const char *raw)
 }
 
 /* pg_names: the quoted schema and schema.table names once q->schema is settled. */
+/* pg_sibling: "schema"."<rel><suffix>" (malloc'd), or NULL (out of memory, or no schema yet). */
+static char *
+pg_sibling(struct qb *q, const char *suffix)
+{
+    char *raw = pg_sql("%s%s", q->rel, suffix);
+    char *quoted = raw != NULL ? pg_quote(q, raw) : NULL;
+    char *s = q->qschema != NULL && quoted != NULL ? pg_sql("%s.%s", q->qschema, quoted) : NULL;
+    free(quoted);
+    free(raw);
+    return s;
+}
+
 static int
 pg_names(struct qb *q, const char *qrel, struct gman_err *err)
 {
     free(q->qschema);
     free(q->qname);
     free(q->qbatch);
-    q->qname = q->qbatch = NULL;
+    free(q->qjobs);
     q->qschema = q->schema != NULL ? pg_quote(q, q->schema) : NULL;
     q->qname = q->qschema != NULL ? pg_sql("%s.%s", q->qschema, qrel) : NULL;
-    char *braw = pg_sql("%s" PG_BATCH_SUFFIX, q->rel);
-    char *qb = braw != NULL ? pg_quote(q, braw) : NULL;
-    q->qbatch = q->qschema != NULL && qb != NULL ? pg_sql("%s.%s", q->qschema, qb) : NULL;
-    free(qb);
-    free(braw);
-    if (q->qname == NULL || q->qbatch == NULL) {
+    q->qbatch = pg_sibling(q, PG_BATCH_SUFFIX);
+    q->qjobs = pg_sibling(q, PG_JOBS_SUFFIX);
+    if (q->qname == NULL || q->qbatch == NULL || q->qjobs == NULL) {
         return gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
     }
     return 0;
@@ -343,7 +354,12 @@ pg_resolve(struct qb *q, struct gman_err *err)
 static size_t
 pg_render_var(const struct qb *q, const char *p, const char **to)
 {
-    static const char table[] = ":\"qb_table\"", batch[] = ":\"qb_batch\"";
+    static const char table[] = ":\"qb_table\"", batch[] = ":\"qb_batch\"",
+                      jobs[] = ":\"qb_jobs\"";
+    if (strncmp(p, jobs, sizeof jobs - 1) == 0) {
+        *to = q->qjobs;
+        return sizeof jobs - 1;
+    }
     if (strncmp(p, table, sizeof table - 1) == 0) {
         *to = q->qname;
         return sizeof table - 1;
@@ -539,14 +555,18 @@ pg_channel(struct qb *q, struct gman_err *err)
     return 0;
 }
 
-/* pg_batch_table: create the batch table (batch.sql) beside the queue table if it is missing (a
- * queue table made before batches existed gets one at the next start). Inside the setup. */
+/* pg_batch_table: run batch.sql (idempotent) if the batch table or the jobs view is missing or
+ * the batch table predates the claimed_by and done columns: a queue table made by an older
+ * version gets them at the next start. Inside the setup. */
 static int
 pg_batch_table(struct qb *q, struct gman_err *err)
 {
-    const char *v[1] = {q->qbatch};
-    PGresult *r =
-        PQexecParams(q->conn, "SELECT to_regclass($1) IS NULL", 1, NULL, v, NULL, NULL, 0);
+    const char *v[2] = {q->qbatch, q->qjobs};
+    PGresult *r = PQexecParams(q->conn,
+                               "SELECT to_regclass($1) IS NULL OR to_regclass($2) IS NULL OR"
+                               " NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+                               " to_regclass($1) AND attname = 'done' AND NOT attisdropped)",
+                               2, NULL, v, NULL, NULL, 0);
     int rc = pg_check(q, r, PGRES_TUPLES_OK, err, "looking up the batch table");
     if (rc != 0) {
         return rc;
@@ -620,7 +640,8 @@ pg_prepare_batch(struct qb *q, struct gman_err *err)
     static const Oid expand[2] = {PG_WIRE_TEXT, PG_WIRE_INT8};
     static const Oid fail[2] = {PG_WIRE_INT8, PG_WIRE_TEXT};
     int rc = pg_prepare(q, "gman_batch_next",
-                        pg_sql("SELECT id FROM %s WHERE error IS NULL ORDER BY id LIMIT 1"
+                        pg_sql("SELECT id FROM %s WHERE claimed_by IS NULL AND error IS NULL ORDER BY id"
+                               " LIMIT 1"
                                " FOR UPDATE SKIP LOCKED",
                                q->qbatch),
                         0, NULL, err);
@@ -650,7 +671,6 @@ pg_prepare_all(struct qb *q, struct gman_err *err)
                                PG_WIRE_BYTEA_ARRAY, PG_WIRE_INT8_ARRAY, PG_WIRE_TEXT};
     static const Oid add1[6] = {PG_WIRE_TEXT,  PG_WIRE_TEXT, PG_WIRE_INT2,
                                 PG_WIRE_BYTEA, PG_WIRE_INT8, PG_WIRE_TEXT};
-    static const Oid del[1] = {PG_WIRE_INT8_ARRAY};
     static const Oid claim[2] = {PG_WIRE_TEXT, PG_WIRE_INT8};
     const char *t = q->qname;
     int rc = pg_prepare(
@@ -667,9 +687,6 @@ pg_prepare_all(struct qb *q, struct gman_err *err)
                                      " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                                      t),
                               6, add1, err);
-    rc = rc != 0 ? rc
-                 : pg_prepare(q, "gman_del", pg_sql("DELETE FROM %s WHERE id = ANY($1)", t), 1, del,
-                              err);
     rc = rc != 0
              ? rc
              : pg_prepare(q, "gman_claim",
@@ -720,7 +737,7 @@ pg_session(struct qb *q, struct gman_err *err)
     rc = rc != 0 ? rc : pg_setup(q, err);
     rc = rc != 0 ? rc : pg_prepare_all(q, err);
     struct pg_fail_ctx f = {q, err};
-    rc = rc != 0 ? rc : pg_copy_prepare(q->copy, q->conn, q->qname, pg_copy_failed, &f);
+    rc = rc != 0 ? rc : pg_batch_prepare(q->batch, q->conn, q->qbatch, q->qname, pg_failed, &f);
     q->ready = rc == 0;
     return rc;
 }
@@ -801,7 +818,8 @@ pg_ready(struct qb *q, struct gman_err *err)
         PQclear(r);
         free(sql);
     }
-    return rc;
+    struct pg_fail_ctx f = {q, err};
+    return rc != 0 ? rc : pg_batch_settle(q->batch, q->conn, q->owner, pg_failed, &f);
 }
 
 /* ---- add -------------------------------------------------------------------------------- */
@@ -1022,12 +1040,11 @@ pg_doubt_rows(struct qb *q, const struct qb_row *rows, size_t n)
 }
 
 /* pg_add_tx: one transaction for all rows to store; isolate: find refused rows by savepoints.
- * The ids come from the sequence now: the ones pg_copy reserved before would be older. */
+ */
 static int
 pg_add_tx(struct qb *q, struct qb_row *rows, size_t n, int isolate, struct gman_err *err)
 {
     q->rowfail = 0;
-    pg_copy_forget(q->copy);
     int rc = pg_cmd(q, "BEGIN", err, "starting a transaction");
     for (size_t i = 0; rc == 0 && i < n;) {
         size_t end = pg_chunk_end(rows, n, i);
@@ -1045,17 +1062,15 @@ pg_add_tx(struct qb *q, struct qb_row *rows, size_t n, int isolate, struct gman_
     return rc;
 }
 
-/* pg_add_copy: one COPY with reserved ids (pg_copy.c). */
+/* pg_add_batch: our rows as batch rows (pg_batch.c). */
 static int
-pg_add_copy(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
+pg_add_batch(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
 {
     struct pg_fail_ctx f = {q, err};
     int doubt = 0;
-    int rc = pg_copy_add(q->copy, q->conn, q->owner, rows, n, pg_copy_failed, &f, &doubt, err);
-    if (rc != 0 && doubt) {
-        pg_doubt_rows(q, rows, n);
-    } else if (rc != 0) {
-        pg_rollback(q);
+    int rc = pg_batch_add(q->batch, q->conn, q->owner, rows, n, pg_failed, &f, &doubt, err);
+    if (rc != 0 && !doubt) {
+        pg_rollback(q); /* in doubt: pg_batch deletes those rows once reconnected */
     }
     return rc;
 }
@@ -1069,7 +1084,7 @@ pg_add(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
     }
     int rc = pg_ready(q, err);
     if (rc == 0) {
-        rc = pg_copy_on(q->copy) ? pg_add_copy(q, rows, n, err) : pg_add_tx(q, rows, n, 0, err);
+        rc = pg_add_batch(q, rows, n, err);
     }
     if (rc == GMAN_ERR_QUEUE && q->rowfail) {
         rc = pg_add_tx(q, rows, n, 1, err);
@@ -1096,20 +1111,8 @@ pg_remove(struct qb *q, const int64_t *ids, size_t n, struct gman_err *err)
                             PG_MAX_IDS);
     }
     int rc = pg_ready(q, err);
-    if (rc == 0 && pg_ids_array(&q->arr[0], ids, n) != 0) {
-        rc = gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    const char *v[1] = {(const char *)q->arr[0].p};
-    int len[1] = {(int)q->arr[0].len};
-    PGresult *r = pg_run(q, "gman_del", NULL, 1, NULL, v, len);
-    rc = pg_check(q, r, PGRES_COMMAND_OK, err, "deleting finished jobs");
-    if (rc == 0) {
-        PQclear(r);
-    }
-    return rc;
+    struct pg_fail_ctx f = {q, err};
+    return rc != 0 ? rc : pg_batch_remove(q->batch, q->conn, q->owner, ids, n, pg_failed, &f, err);
 }
 
 /* pg_row: row i of r (columns PG_COLS, binary) as a qb_row pointing into r; -1 if malformed. */
@@ -1182,8 +1185,9 @@ pg_replay_fetch(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
     }
 }
 
-/* pg_replay: our rows by priority then id, read through a cursor PG_FETCH_ROWS at a time, so a
- * large queue never sits in memory as one result. */
+/* pg_replay: our batch rows' open jobs (pg_batch.c: by batch and index, ids below every queue
+ * row's), then our queue rows by priority then id, each read through a cursor a few rows at a
+ * time, so a large queue never sits in memory as one result. Within a priority: id order. */
 static int
 pg_replay(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
 {
@@ -1197,7 +1201,14 @@ pg_replay(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
         rc = gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
     }
     rc = rc != 0 ? rc : pg_cmd(q, "BEGIN", err, "starting the replay");
+    struct pg_fail_ctx f = {q, err};
+    int stopped = 0;
     if (rc == 0) {
+        rc = pg_batch_replay(q->batch, q->conn, q->owner, fn, ctx, pg_failed, &f, err);
+        stopped = rc == 1;
+        rc = stopped ? 0 : rc;
+    }
+    if (rc == 0 && !stopped) {
         const char *v[1] = {q->owner};
         int len[1] = {(int)strlen(q->owner)};
         PGresult *r = pg_run(q, NULL, sql, 1, types, v, len);
@@ -1206,10 +1217,10 @@ pg_replay(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
             PQclear(r);
             rc = pg_replay_fetch(q, fn, ctx, err);
         }
-        rc = rc != 0 ? rc : pg_cmd(q, "COMMIT", err, "ending the replay");
-        if (rc != 0) {
-            pg_rollback(q);
-        }
+    }
+    rc = rc != 0 ? rc : pg_cmd(q, "COMMIT", err, "ending the replay");
+    if (rc != 0) {
+        pg_rollback(q);
     }
     free(sql);
     return rc;
@@ -1468,10 +1479,11 @@ pg_close(struct qb *q)
     free(q->ids);
     free(q->adoubt);
     free(q->cdoubt);
-    pg_copy_free(q->copy);
+    pg_batch_free(q->batch);
     free(q->channel);
     free(q->bchannel);
     free(q->qbatch);
+    free(q->qjobs);
     free(q->qname);
     free(q->qschema);
     free(q->rel);
@@ -1494,9 +1506,9 @@ pg_open(const struct qb_options *o, struct qb **out, struct gman_err *err)
     }
     q->owner = strdup(o->owner);
     q->conninfo = strdup(o->conninfo != NULL ? o->conninfo : "");
-    q->copy = pg_copy_new();
+    q->batch = pg_batch_new();
     const char *table = o->table != NULL && o->table[0] != '\0' ? o->table : PG_DEFAULT_TABLE;
-    int rc = q->owner == NULL || q->conninfo == NULL || q->copy == NULL
+    int rc = q->owner == NULL || q->conninfo == NULL || q->batch == NULL
                  ? gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory")
                  : pg_parse_name(q, table, err);
     rc = rc != 0 ? rc : pg_connect(q, err);

@@ -35,6 +35,10 @@
 \else
 \set qb_batch :qb_table _batch
 \endif
+\if :{?qb_jobs}
+\else
+\set qb_jobs :qb_table _jobs
+\endif
 CREATE TABLE IF NOT EXISTS :"qb_batch" (
     id             bigserial PRIMARY KEY,
     function_names text[] NOT NULL,
@@ -44,6 +48,8 @@ CREATE TABLE IF NOT EXISTS :"qb_batch" (
     when_to_run    bigint[],
     error          text,
     created_at     timestamptz NOT NULL DEFAULT now(),
+    claimed_by     text,
+    done           bytea,
     -- one dimension, one element per job in every array, no NULL element; checked per row (per
     -- batch), in C: a few microseconds for 100,000 jobs
     CHECK (array_ndims(function_names) = 1 AND array_position(function_names, NULL) IS NULL),
@@ -56,11 +62,33 @@ CREATE TABLE IF NOT EXISTS :"qb_batch" (
     CHECK (array_ndims(when_to_run) = 1 AND cardinality(when_to_run) = cardinality(function_names)
            AND array_position(when_to_run, NULL) IS NULL)
 );
+-- a batch table made before servers stored their own jobs here gets the two columns
+ALTER TABLE :"qb_batch" ADD COLUMN IF NOT EXISTS claimed_by text,
+    ADD COLUMN IF NOT EXISTS done bytea;
 ALTER TABLE :"qb_batch" ALTER COLUMN function_names SET STORAGE EXTERNAL,
     ALTER COLUMN unique_keys SET STORAGE EXTERNAL, ALTER COLUMN priorities SET STORAGE EXTERNAL,
     ALTER COLUMN data SET STORAGE EXTERNAL, ALTER COLUMN when_to_run SET STORAGE EXTERNAL;
 
--- one NOTIFY per transaction that inserted batches, on channel 'gman_queue_' || this table's
--- oid: queue.sql's trigger function, here per statement
+-- one NOTIFY per transaction that inserted batches to claim (claimed_by NULL), on channel
+-- 'gman_queue_' || this table's oid: queue.sql's trigger function (identical notifications of
+-- one transaction are merged); a server's own batch rows notify nobody
 CREATE OR REPLACE TRIGGER gman_queue_notify AFTER INSERT ON :"qb_batch"
-    FOR EACH STATEMENT EXECUTE FUNCTION gman_queue_notify();
+    FOR EACH ROW WHEN (NEW.claimed_by IS NULL) EXECUTE FUNCTION gman_queue_notify();
+
+-- <qb_table>_jobs: every stored job of both tables, with the queue table's columns (plus where a
+-- batch job lives): the queue table's rows, and each job of each batch row whose done bit is not
+-- set. id is the job's id in the server: a queue row's id, or for a batch job
+-- batch_id * 65536 + batch_index - 2^63 (negative, ascending in batch then index order).
+CREATE OR REPLACE VIEW :"qb_jobs" AS
+    SELECT id, function_name, unique_key, priority, data, when_to_run, claimed_by, created_at,
+           NULL::bigint AS batch_id, NULL::integer AS batch_index
+        FROM :"qb_table"
+    UNION ALL
+    SELECT b.id * 65536 + x.o - 1 - 9223372036854775807 - 1, x.f, coalesce(x.u, ''),
+           coalesce(x.p, 1::smallint), x.d, coalesce(x.w, 0::bigint), b.claimed_by, b.created_at,
+           b.id, (x.o - 1)::integer
+        FROM :"qb_batch" AS b,
+            ROWS FROM (unnest(b.function_names), unnest(b.unique_keys), unnest(b.priorities),
+                       unnest(b.data), unnest(b.when_to_run)) WITH ORDINALITY AS x (f, u, p, d, w, o)
+        WHERE CASE WHEN b.done IS NULL OR x.o > 8 * octet_length(b.done) THEN true
+                   ELSE get_bit(b.done, (x.o - 1)::integer) = 0 END;
