@@ -11,10 +11,10 @@
 #include "pg_bset.h"
 #include "pg_wire.h"
 
-#define PB_RESERVE 256            /* batch ids reserved at a time, at least */
-#define PB_BYTES (64u << 20)      /* payload bytes per batch row, about (a job this big: alone) */
-#define PB_FETCH "4"              /* batch rows per replay FETCH */
-#define PB_BAD (-1000) /* pb_replay_row: a malformed batch row */
+#define PB_RESERVE 256       /* batch ids reserved at a time, at least */
+#define PB_BYTES (64u << 20) /* payload bytes per batch row, about (a job this big: alone) */
+#define PB_FETCH "4"         /* batch rows per replay FETCH */
+#define PB_BAD (-1000)       /* pb_replay_row: a malformed batch row */
 #define PB_ID_BASE ((uint64_t)1 << 63) /* job ids: INT64_MIN + (batch << 16) + index */
 
 struct pg_batch {
@@ -168,14 +168,15 @@ pg_batch_prepare(struct pg_batch *b, PGconn *c, const char *qbatch, const char *
                                " when_to_run, claimed_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                                qbatch),
                         7, ins, fail, ctx);
-    rc = rc != 0 ? rc
-                 : pb_prepare(c, "gman_bsync",
-                              pb_sql("WITH q AS (DELETE FROM %s WHERE id = ANY($1)),"
-                                     " g AS (DELETE FROM %s WHERE id = ANY($2) AND claimed_by = $5)"
-                                     " UPDATE %s AS b SET done = x.d FROM unnest($3, $4) AS x (i, d)"
-                                     " WHERE b.id = x.i AND b.claimed_by = $5",
-                                     qname, qbatch, qbatch),
-                              5, sync, fail, ctx);
+    rc = rc != 0
+             ? rc
+             : pb_prepare(c, "gman_bsync",
+                          pb_sql("WITH q AS (DELETE FROM %s WHERE id = ANY($1)),"
+                                 " g AS (DELETE FROM %s WHERE id = ANY($2) AND claimed_by = $5)"
+                                 " UPDATE %s AS b SET done = x.d FROM unnest($3, $4) AS x (i, d)"
+                                 " WHERE b.id = x.i AND b.claimed_by = $5",
+                                 qname, qbatch, qbatch),
+                          5, sync, fail, ctx);
     return rc != 0 ? rc
                    : pb_prepare(c, "gman_breserve",
                                 pb_sql("SELECT nextval(pg_get_serial_sequence($1, 'id'))"
@@ -238,7 +239,7 @@ static size_t
 pb_chunks(const struct qb_row *rows, size_t n)
 {
     size_t c = 0, k;
-    for (size_t i = 0; i < n; c += k > 0) {
+    for (size_t i = 0; i<n; c += k> 0) {
         i = pb_chunk_end(rows, n, i, &k);
     }
     return c;
@@ -263,6 +264,10 @@ pb_insert(struct pg_batch *b, PGconn *c, const char *owner, struct qb_row *rows,
     }
     PGresult *r = PQexecPrepared(c, "gman_binsert", 7, v, len, fmt, 1);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state != NULL && strcmp(state, "23505") == 0) {
+            b->head = b->n; /* the sequence was set back: reserve afresh */
+        }
         return fail(ctx, r, "storing jobs");
     }
     PQclear(r);
@@ -354,9 +359,53 @@ pg_batch_add(struct pg_batch *b, PGconn *c, const char *owner, struct qb_row *ro
     return rc;
 }
 
+/* pb_one: row i alone as its own batch row, under a savepoint: a row refused (refused(ctx) after
+ * fail) gets status GMAN_ERR_QUEUE and the transaction goes on. */
+static int
+pb_one(struct pg_batch *b, PGconn *c, const char *owner, struct qb_row *rows, size_t i,
+       pg_batch_fail_fn fail, int (*refused)(void *ctx), void *ctx)
+{
+    int rc = pb_reserve(b, c, 1, fail, ctx);
+    rc = rc != 0 ? rc : pb_cmd(c, "SAVEPOINT gman_row", fail, ctx, "setting a savepoint");
+    if (rc != 0) {
+        return rc;
+    }
+    rc = pb_insert(b, c, owner, rows, i, i + 1, 1, b->ids[b->head++], fail, ctx);
+    if (rc != 0 && refused(ctx)) {
+        rows[i].status = GMAN_ERR_QUEUE;
+        rows[i].id = 0;
+        return pb_cmd(c, "ROLLBACK TO SAVEPOINT gman_row", fail, ctx, "rolling back a row");
+    }
+    return rc != 0 ? rc : pb_cmd(c, "RELEASE SAVEPOINT gman_row", fail, ctx, "releasing a row");
+}
+
 int
-pg_batch_settle(struct pg_batch *b, PGconn *c, const char *owner, pg_batch_fail_fn fail,
-                void *ctx)
+pg_batch_add_each(struct pg_batch *b, PGconn *c, const char *owner, struct qb_row *rows, size_t n,
+                  pg_batch_fail_fn fail, int (*refused)(void *ctx), void *ctx, int *doubt)
+{
+    *doubt = 0;
+    int rc = pb_cmd(c, "BEGIN", fail, ctx, "starting a transaction");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = rows[i].status == 0 ? pb_one(b, c, owner, rows, i, fail, refused, ctx) : 0;
+    }
+    rc = rc != 0 ? rc : pb_cmd(c, "COMMIT", fail, ctx, "committing jobs");
+    for (size_t i = 0; i < n; i++) {
+        int64_t bid;
+        uint32_t idx;
+        if (rows[i].status == 0 && pg_batch_split(rows[i].id, &bid, &idx)) {
+            if (rc == 0) {
+                (void)pg_bset_add(b->set, bid, 1, NULL, 0);
+            } else if (PQstatus(c) != CONNECTION_OK) {
+                *doubt = 1; /* the COMMIT may have happened (or the rows are gone anyway) */
+                pb_doubt(b, &bid, 1);
+            }
+        }
+    }
+    return rc;
+}
+
+int
+pg_batch_settle(struct pg_batch *b, PGconn *c, const char *owner, pg_batch_fail_fn fail, void *ctx)
 {
     if (b->ndoubt == 0) {
         return 0;
@@ -473,8 +522,8 @@ pg_batch_remove(struct pg_batch *b, PGconn *c, const char *owner, const int64_t 
 /* A binary one-dimensional array being read. */
 struct pb_arr {
     const uint8_t *p, *end;
-    uint32_t n;  /* elements */
-    int null;    /* the column is NULL: every element takes its default */
+    uint32_t n; /* elements */
+    int null;   /* the column is NULL: every element takes its default */
 };
 
 static uint32_t
@@ -597,8 +646,8 @@ pb_replay_fetch(struct pg_batch *b, PGconn *c, qb_row_fn fn, void *fctx, pg_batc
                 void *ctx, struct gman_err *err)
 {
     for (;;) {
-        PGresult *r = PQexecParams(c, "FETCH " PB_FETCH " FROM gman_breplay", 0, NULL, NULL, NULL,
-                                   NULL, 1);
+        PGresult *r =
+            PQexecParams(c, "FETCH " PB_FETCH " FROM gman_breplay", 0, NULL, NULL, NULL, NULL, 1);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             return fail(ctx, r, "reading the batch table");
         }
@@ -606,8 +655,8 @@ pb_replay_fetch(struct pg_batch *b, PGconn *c, qb_row_fn fn, void *fctx, pg_batc
         for (int i = 0; rc == 0 && i < n; i++) {
             rc = pb_replay_row(b, r, i, fn, fctx);
             if (rc < 0) {
-                long long id = PQgetlength(r, i, 0) == 8 ? pg_wire_get_be(PQgetvalue(r, i, 0), 8)
-                                                        : -1;
+                long long id =
+                    PQgetlength(r, i, 0) == 8 ? pg_wire_get_be(PQgetvalue(r, i, 0), 8) : -1;
                 rc = rc == GMAN_ERR_NOMEM
                          ? gman_err_set(err, rc, "postgres: out of memory replaying batches")
                          : gman_err_set(err, GMAN_ERR_QUEUE,

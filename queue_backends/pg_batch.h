@@ -45,6 +45,13 @@ int pg_batch_prepare(struct pg_batch *b, PGconn *c, const char *qbatch, const ch
 int pg_batch_add(struct pg_batch *b, PGconn *c, const char *owner, struct qb_row *rows, size_t n,
                  pg_batch_fail_fn fail, void *ctx, int *doubt, struct gman_err *err);
 
+/* pg_batch_add_each: like pg_batch_add, but each row as its own batch row under a savepoint (ids
+ * still ascending): a row the database refuses (refused(ctx) says so after fail) gets status
+ * GMAN_ERR_QUEUE and the others are stored. For a batch pg_batch_add could not store. */
+int pg_batch_add_each(struct pg_batch *b, PGconn *c, const char *owner, struct qb_row *rows,
+                      size_t n, pg_batch_fail_fn fail, int (*refused)(void *ctx), void *ctx,
+                      int *doubt);
+
 /* pg_batch_settle: delete the rows of adds whose commit was in doubt (their submitters were
  * refused). 0 or fail's code. */
 int pg_batch_settle(struct pg_batch *b, PGconn *c, const char *owner, pg_batch_fail_fn fail,
@@ -53,8 +60,8 @@ int pg_batch_settle(struct pg_batch *b, PGconn *c, const char *owner, pg_batch_f
 /* pg_batch_remove: in one statement (autocommit): delete the queue-table rows among ids, record
  * the batch jobs among ids as done (update done bitmaps, delete batch rows with every job done).
  * Jobs marked before a failed call are sent again with the next call. 0 or fail's code. */
-int pg_batch_remove(struct pg_batch *b, PGconn *c, const char *owner, const int64_t *ids,
-                    size_t n, pg_batch_fail_fn fail, void *ctx, struct gman_err *err);
+int pg_batch_remove(struct pg_batch *b, PGconn *c, const char *owner, const int64_t *ids, size_t n,
+                    pg_batch_fail_fn fail, void *ctx, struct gman_err *err);
 
 /* pg_batch_replay: inside the caller's transaction, fn for every job not done of the batch rows
  * owned by owner, by batch id then index (all priorities interleaved), and rebuild the memory of

@@ -121,8 +121,10 @@ pg_wire_rows(struct pg_wire_buf *a, const struct qb_row *rows, size_t from, size
             db += rows[i].data_len;
         }
     }
-    if (pg_wire_arr_begin(&a[0], PG_WIRE_TEXT, k, fb) != 0 || pg_wire_arr_begin(&a[1], PG_WIRE_TEXT, k, ub) != 0 ||
-        pg_wire_arr_begin(&a[2], PG_WIRE_INT2, k, 2 * k) != 0 || pg_wire_arr_begin(&a[3], PG_WIRE_BYTEA, k, db) != 0 ||
+    if (pg_wire_arr_begin(&a[0], PG_WIRE_TEXT, k, fb) != 0 ||
+        pg_wire_arr_begin(&a[1], PG_WIRE_TEXT, k, ub) != 0 ||
+        pg_wire_arr_begin(&a[2], PG_WIRE_INT2, k, 2 * k) != 0 ||
+        pg_wire_arr_begin(&a[3], PG_WIRE_BYTEA, k, db) != 0 ||
         pg_wire_arr_begin(&a[4], PG_WIRE_INT8, k, 8 * k) != 0) {
         return GMAN_ERR_NOMEM;
     }

@@ -21,7 +21,7 @@ struct qb_row;
 #define PG_WIRE_BYTEA_ARRAY 1001
 
 struct pg_wire_buf {
-    uint8_t *p; /* malloc'd; the owner frees it */
+    uint8_t *p;      /* malloc'd; the owner frees it */
     size_t len, cap; /* bytes */
 };
 

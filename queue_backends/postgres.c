@@ -1,8 +1,9 @@
-/* postgres.c - PostgreSQL backend on libpq: the table from sql/postgres/queue.sql, group commit
- * by binary COPY (pg_copy.c; multi-row INSERT of binary arrays where that cannot serve), replay
- * through a cursor, claim of SQL-inserted rows with FOR UPDATE SKIP LOCKED, LISTEN/NOTIFY
- * wake-ups and reconnect. One struct qb = one connection, used by one thread at a time; no global
- * state. Only bound parameters and identifiers quoted by PQescapeIdentifier reach SQL. */
+/* postgres.c - PostgreSQL backend on libpq: the tables from sql/postgres/queue.sql and batch.sql;
+ * our own jobs are stored as batch rows, one per group commit (pg_batch.c), read back at start
+ * through cursors; claim of SQL-inserted rows and batches with FOR UPDATE SKIP LOCKED,
+ * LISTEN/NOTIFY wake-ups and reconnect. One struct qb = one connection, used by one thread at a
+ * time; no global state. Only bound parameters and identifiers quoted by PQescapeIdentifier reach
+ * SQL. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <limits.h>
@@ -22,9 +23,6 @@
 #define PG_BATCH_SUFFIX "_batch"             /* the batch table: <table>_batch */
 #define PG_JOBS_SUFFIX "_jobs"               /* the view of all stored jobs: <table>_jobs */
 #define PG_NAME_MAX 63                       /* NAMEDATALEN - 1: longer names are cut */
-#define PG_CHUNK_ROWS 1000                   /* rows per INSERT statement */
-#define PG_CHUNK_BYTES (16u << 20)           /* payload bytes per INSERT statement, about */
-#define PG_BIG_ROW (1u << 20)                /* bytes: such a row is sent alone, not copied */
 #define PG_ROW_MAX ((1u << 30) - (1u << 20)) /* bytes: a protocol message stays below 1 GiB */
 #define PG_FETCH_ROWS 1000                   /* replay rows per FETCH */
 #define PG_MAX_IDS (16u << 20)               /* ids per remove call */
@@ -54,8 +52,6 @@ struct qb {
     int broken;            /* connection lost: reset before the next use */
     int listening;
     int rowfail;     /* the last failure concerned the rows, not the database */
-    int64_t *adoubt; /* ids added by a COMMIT whose outcome is unknown: delete them */
-    size_t nadoubt;
     int64_t *cdoubt; /* ids claimed by a COMMIT whose outcome is unknown: deliver them */
     size_t ncdoubt;
     int64_t *ids; /* scratch */
@@ -354,8 +350,7 @@ pg_resolve(struct qb *q, struct gman_err *err)
 static size_t
 pg_render_var(const struct qb *q, const char *p, const char **to)
 {
-    static const char table[] = ":\"qb_table\"", batch[] = ":\"qb_batch\"",
-                      jobs[] = ":\"qb_jobs\"";
+    static const char table[] = ":\"qb_table\"", batch[] = ":\"qb_batch\"", jobs[] = ":\"qb_jobs\"";
     if (strncmp(p, jobs, sizeof jobs - 1) == 0) {
         *to = q->qjobs;
         return sizeof jobs - 1;
@@ -639,12 +634,13 @@ pg_prepare_batch(struct qb *q, struct gman_err *err)
 {
     static const Oid expand[2] = {PG_WIRE_TEXT, PG_WIRE_INT8};
     static const Oid fail[2] = {PG_WIRE_INT8, PG_WIRE_TEXT};
-    int rc = pg_prepare(q, "gman_batch_next",
-                        pg_sql("SELECT id FROM %s WHERE claimed_by IS NULL AND error IS NULL ORDER BY id"
-                               " LIMIT 1"
-                               " FOR UPDATE SKIP LOCKED",
-                               q->qbatch),
-                        0, NULL, err);
+    int rc =
+        pg_prepare(q, "gman_batch_next",
+                   pg_sql("SELECT id FROM %s WHERE claimed_by IS NULL AND error IS NULL ORDER BY id"
+                          " LIMIT 1"
+                          " FOR UPDATE SKIP LOCKED",
+                          q->qbatch),
+                   0, NULL, err);
     rc = rc != 0
              ? rc
              : pg_prepare(
@@ -667,34 +663,14 @@ pg_prepare_batch(struct qb *q, struct gman_err *err)
 static int
 pg_prepare_all(struct qb *q, struct gman_err *err)
 {
-    static const Oid add[6] = {PG_WIRE_TEXT_ARRAY,  PG_WIRE_TEXT_ARRAY, PG_WIRE_INT2_ARRAY,
-                               PG_WIRE_BYTEA_ARRAY, PG_WIRE_INT8_ARRAY, PG_WIRE_TEXT};
-    static const Oid add1[6] = {PG_WIRE_TEXT,  PG_WIRE_TEXT, PG_WIRE_INT2,
-                                PG_WIRE_BYTEA, PG_WIRE_INT8, PG_WIRE_TEXT};
     static const Oid claim[2] = {PG_WIRE_TEXT, PG_WIRE_INT8};
     const char *t = q->qname;
-    int rc = pg_prepare(
-        q, "gman_add",
-        pg_sql("INSERT INTO %s (function_name, unique_key, priority, data, when_to_run, claimed_by)"
-               " SELECT f, u, p, d, w, $6 FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY"
-               " AS x (f, u, p, d, w, o) ORDER BY o RETURNING id",
-               t),
-        6, add, err);
-    rc = rc != 0 ? rc
-                 : pg_prepare(q, "gman_add1",
-                              pg_sql("INSERT INTO %s (function_name, unique_key, priority, data, "
-                                     "when_to_run, claimed_by)"
-                                     " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                                     t),
-                              6, add1, err);
-    rc = rc != 0
-             ? rc
-             : pg_prepare(q, "gman_claim",
-                          pg_sql("UPDATE %s SET claimed_by = $1 WHERE id IN (SELECT id FROM %s "
-                                 "WHERE claimed_by IS NULL"
-                                 " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING " PG_COLS,
-                                 t, t),
-                          2, claim, err);
+    int rc = pg_prepare(q, "gman_claim",
+                        pg_sql("UPDATE %s SET claimed_by = $1 WHERE id IN (SELECT id FROM %s "
+                               "WHERE claimed_by IS NULL"
+                               " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING " PG_COLS,
+                               t, t),
+                        2, claim, err);
     return rc != 0 ? rc : pg_prepare_batch(q, err);
 }
 
@@ -793,7 +769,7 @@ pg_doubt_run(struct qb *q, const char *sql, int64_t **list, size_t *n, ExecStatu
 }
 
 /* pg_ready: reconnect if the connection was lost (also while idle), set the session up again,
- * and delete rows of an add whose COMMIT was in doubt (their submitters were refused). */
+ * and delete batch rows of an add whose COMMIT was in doubt (their submitters were refused). */
 static int
 pg_ready(struct qb *q, struct gman_err *err)
 {
@@ -811,13 +787,6 @@ pg_ready(struct qb *q, struct gman_err *err)
         q->broken = 0;
     }
     int rc = q->ready ? 0 : pg_session(q, err);
-    if (rc == 0 && q->nadoubt > 0) {
-        char *sql = pg_sql("DELETE FROM %s WHERE id = ANY($1) AND claimed_by = $2", q->qname);
-        PGresult *r = pg_doubt_run(q, sql, &q->adoubt, &q->nadoubt, PGRES_COMMAND_OK, err);
-        rc = r != NULL ? 0 : err != NULL ? err->code : GMAN_ERR_QUEUE;
-        PQclear(r);
-        free(sql);
-    }
     struct pg_fail_ctx f = {q, err};
     return rc != 0 ? rc : pg_batch_settle(q->batch, q->conn, q->owner, pg_failed, &f);
 }
@@ -857,29 +826,6 @@ pg_check_rows(struct qb_row *rows, size_t n, struct gman_err *err)
     return ok;
 }
 
-/* pg_chunk_end: rows [from, end) form one INSERT: up to PG_CHUNK_ROWS rows to store and about
- * PG_CHUNK_BYTES; a row of PG_BIG_ROW bytes or more goes alone. */
-static size_t
-pg_chunk_end(const struct qb_row *rows, size_t n, size_t from)
-{
-    size_t k = 0, bytes = 0, i;
-    for (i = from; i < n; i++) {
-        if (rows[i].status != 0) {
-            continue;
-        }
-        size_t sz = rows[i].func_len + rows[i].unique_len + rows[i].data_len;
-        if (k > 0 && (k == PG_CHUNK_ROWS || bytes + sz > PG_CHUNK_BYTES || sz >= PG_BIG_ROW)) {
-            break;
-        }
-        k++;
-        bytes += sz;
-        if (sz >= PG_BIG_ROW) {
-            return i + 1;
-        }
-    }
-    return i;
-}
-
 /* pg_take_room: room for n ids in q->ids. */
 static int
 pg_take_room(struct qb *q, size_t n)
@@ -907,168 +853,23 @@ pg_cmp_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* pg_take_ids: give the k rows to store in [from, to) the ids RETURNING gave, ascending (the
- * sequence ran in array order). Frees r. */
 static int
-pg_take_ids(struct qb *q, PGresult *r, struct qb_row *rows, size_t from, size_t to, size_t k,
-            struct gman_err *err)
+pg_refused(void *ctx)
 {
-    int rc =
-        pg_take_room(q, k) != 0 ? gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory") : 0;
-    int64_t *ids = q->ids;
-    if (rc == 0 && (PQntuples(r) != (int)k || PQnfields(r) != 1)) {
-        rc = gman_err_set(err, GMAN_ERR_QUEUE, "postgres: INSERT returned %d ids for %zu rows",
-                          PQntuples(r), k);
-    }
-    for (size_t i = 0; rc == 0 && i < k; i++) {
-        if (PQgetlength(r, (int)i, 0) != 8) {
-            rc = gman_err_set(err, GMAN_ERR_QUEUE, "postgres: INSERT returned a bad id");
-        }
-        ids[i] = pg_wire_get_be(PQgetvalue(r, (int)i, 0), 8);
-    }
-    PQclear(r);
-    if (rc == 0) {
-        qsort(ids, k, sizeof *ids, pg_cmp_id);
-        for (size_t i = from, j = 0; i < to; i++) {
-            rows[i].id = rows[i].status == 0 ? ids[j++] : 0;
-        }
-    }
-    return rc;
+    return ((struct pg_fail_ctx *)ctx)->q->rowfail;
 }
 
-/* pg_add_one: INSERT one row (parameters point into the row: nothing is copied). */
+/* pg_add_batch: our rows as batch rows (pg_batch.c); each: one batch row per job, so that a row
+ * the database refuses is found and left out. */
 static int
-pg_add_one(struct qb *q, struct qb_row *row, struct gman_err *err)
-{
-    uint8_t prio[2], when[8];
-    pg_wire_put_be(prio, (uint64_t)row->priority, 2);
-    pg_wire_put_be(when, (uint64_t)row->when, 8);
-    const char *v[6] = {row->func_len > 0 ? (const char *)row->func : "",
-                        row->unique_len > 0 ? (const char *)row->unique : "",
-                        (const char *)prio,
-                        row->data_len > 0 ? (const char *)row->data : "",
-                        (const char *)when,
-                        q->owner};
-    int len[6] = {(int)row->func_len,   (int)row->unique_len, 2, (int)row->data_len, 8,
-                  (int)strlen(q->owner)};
-    PGresult *r = pg_run(q, "gman_add1", NULL, 6, NULL, v, len);
-    int rc = pg_check(q, r, PGRES_TUPLES_OK, err, "storing a job");
-    if (rc != 0) {
-        return rc;
-    }
-    if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != 8) {
-        PQclear(r);
-        return gman_err_set(err, GMAN_ERR_QUEUE, "postgres: INSERT returned no id");
-    }
-    row->id = pg_wire_get_be(PQgetvalue(r, 0, 0), 8);
-    PQclear(r);
-    return 0;
-}
-
-/* pg_add_chunk: INSERT the rows to store in [from, to) in one statement. */
-static int
-pg_add_chunk(struct qb *q, struct qb_row *rows, size_t from, size_t to, struct gman_err *err)
-{
-    size_t k = 0, last = from;
-    for (size_t i = from; i < to; i++) {
-        if (rows[i].status == 0) {
-            k++;
-            last = i;
-        }
-    }
-    if (k <= 1) {
-        return k == 0 ? 0 : pg_add_one(q, &rows[last], err);
-    }
-    if (pg_wire_rows(q->arr, rows, from, to, k) != 0) {
-        return gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
-    }
-    const char *v[6];
-    int len[6];
-    for (int j = 0; j < 5; j++) {
-        v[j] = (const char *)q->arr[j].p;
-        len[j] = (int)q->arr[j].len;
-    }
-    v[5] = q->owner;
-    len[5] = (int)strlen(q->owner);
-    PGresult *r = pg_run(q, "gman_add", NULL, 6, NULL, v, len);
-    int rc = pg_check(q, r, PGRES_TUPLES_OK, err, "storing jobs");
-    return rc != 0 ? rc : pg_take_ids(q, r, rows, from, to, k, err);
-}
-
-/* pg_add_row_alone: one row under its own savepoint; a row the database refuses gets
- * GMAN_ERR_QUEUE and the transaction goes on without it. */
-static int
-pg_add_row_alone(struct qb *q, struct qb_row *row, struct gman_err *err)
-{
-    int rc = pg_cmd(q, "SAVEPOINT gman_row", err, "setting a savepoint");
-    rc = rc != 0 ? rc : pg_add_one(q, row, err);
-    if (rc == GMAN_ERR_QUEUE && q->rowfail) {
-        row->status = GMAN_ERR_QUEUE;
-        row->id = 0;
-        rc = pg_cmd(q, "ROLLBACK TO SAVEPOINT gman_row", err, "rolling back a row");
-    }
-    return rc != 0 ? rc : pg_cmd(q, "RELEASE SAVEPOINT gman_row", err, "releasing a savepoint");
-}
-
-/* pg_add_isolated: like pg_add_chunk, but if the database refuses a row of the chunk, the chunk is
- * rolled back to a savepoint and its rows are tried one by one. */
-static int
-pg_add_isolated(struct qb *q, struct qb_row *rows, size_t from, size_t to, struct gman_err *err)
-{
-    int rc = pg_cmd(q, "SAVEPOINT gman_chunk", err, "setting a savepoint");
-    rc = rc != 0 ? rc : pg_add_chunk(q, rows, from, to, err);
-    if (rc == GMAN_ERR_QUEUE && q->rowfail) {
-        rc = pg_cmd(q, "ROLLBACK TO SAVEPOINT gman_chunk", err, "rolling back a chunk");
-        for (size_t i = from; rc == 0 && i < to; i++) {
-            rc = rows[i].status == 0 ? pg_add_row_alone(q, &rows[i], err) : 0;
-        }
-    }
-    return rc != 0 ? rc : pg_cmd(q, "RELEASE SAVEPOINT gman_chunk", err, "releasing a savepoint");
-}
-
-/* pg_doubt_rows: the ids of the rows to store go on the list to delete (COMMIT in doubt). */
-static void
-pg_doubt_rows(struct qb *q, const struct qb_row *rows, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rows[i].status == 0 && rows[i].id > 0 && pg_take_room(q, k + 1) == 0) {
-            q->ids[k++] = rows[i].id;
-        }
-    }
-    pg_doubt_add(&q->adoubt, &q->nadoubt, q->ids, k);
-}
-
-/* pg_add_tx: one transaction for all rows to store; isolate: find refused rows by savepoints.
- */
-static int
-pg_add_tx(struct qb *q, struct qb_row *rows, size_t n, int isolate, struct gman_err *err)
-{
-    q->rowfail = 0;
-    int rc = pg_cmd(q, "BEGIN", err, "starting a transaction");
-    for (size_t i = 0; rc == 0 && i < n;) {
-        size_t end = pg_chunk_end(rows, n, i);
-        rc = isolate ? pg_add_isolated(q, rows, i, end, err) : pg_add_chunk(q, rows, i, end, err);
-        i = end;
-    }
-    if (rc != 0) {
-        pg_rollback(q);
-        return rc;
-    }
-    rc = pg_cmd(q, "COMMIT", err, "committing jobs");
-    if (rc == GMAN_ERR_CONNECT) {
-        pg_doubt_rows(q, rows, n);
-    }
-    return rc;
-}
-
-/* pg_add_batch: our rows as batch rows (pg_batch.c). */
-static int
-pg_add_batch(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
+pg_add_batch(struct qb *q, struct qb_row *rows, size_t n, int each, struct gman_err *err)
 {
     struct pg_fail_ctx f = {q, err};
     int doubt = 0;
-    int rc = pg_batch_add(q->batch, q->conn, q->owner, rows, n, pg_failed, &f, &doubt, err);
+    q->rowfail = 0;
+    int rc = each ? pg_batch_add_each(q->batch, q->conn, q->owner, rows, n, pg_failed, pg_refused,
+                                      &f, &doubt)
+                  : pg_batch_add(q->batch, q->conn, q->owner, rows, n, pg_failed, &f, &doubt, err);
     if (rc != 0 && !doubt) {
         pg_rollback(q); /* in doubt: pg_batch deletes those rows once reconnected */
     }
@@ -1084,10 +885,10 @@ pg_add(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
     }
     int rc = pg_ready(q, err);
     if (rc == 0) {
-        rc = pg_add_batch(q, rows, n, err);
+        rc = pg_add_batch(q, rows, n, 0, err);
     }
     if (rc == GMAN_ERR_QUEUE && q->rowfail) {
-        rc = pg_add_tx(q, rows, n, 1, err);
+        rc = pg_add_batch(q, rows, n, 1, err);
     }
     for (size_t i = 0; rc != 0 && i < n; i++) {
         if (rows[i].status == 0) {
@@ -1477,7 +1278,6 @@ pg_close(struct qb *q)
         free(q->arr[i].p);
     }
     free(q->ids);
-    free(q->adoubt);
     free(q->cdoubt);
     pg_batch_free(q->batch);
     free(q->channel);
