@@ -218,13 +218,29 @@ test_old_queue_table_gets_batch_table(void **state)
     assert_int_equal(psql_file(path, "pg_old_q"), 0); /* psql: both tables (\ir batch.sql) */
     assert_int_equal(psql_long("SELECT count(*) FROM pg_tables WHERE tablename = 'pg_old_q_batch'"),
                      1);
-    psql_ok("DROP TABLE pg_old_q_batch");
+    psql_ok("DROP TABLE pg_old_q_batch CASCADE");
     struct qb *q = open_as("t-old", "pg_old_q", NULL);
     assert_int_equal(psql_long("SELECT count(*) FROM pg_tables WHERE tablename = 'pg_old_q_batch'"),
                      1);
     psql_ok("INSERT INTO pg_old_q_batch (function_names, data) VALUES ('{o}', '{x}')");
     struct got *g = got_new();
     assert_int_equal(claim_all(q, g), 1);
+    ops->close(q);
+    /* a batch table of the version before servers kept their jobs there (no claimed_by, no done,
+     * no jobs view), with a batch waiting: the next start adds them, and the batch is claimed */
+    psql_ok("DROP VIEW pg_old_q_jobs; DROP TRIGGER gman_queue_notify ON pg_old_q_batch;"
+            " ALTER TABLE pg_old_q_batch DROP COLUMN claimed_by, DROP COLUMN done;"
+            " CREATE TRIGGER gman_queue_notify AFTER INSERT ON pg_old_q_batch"
+            " FOR EACH STATEMENT EXECUTE FUNCTION gman_queue_notify();"
+            " INSERT INTO pg_old_q_batch (function_names, data) VALUES ('{w}', '{y}')");
+    q = open_as("t-old", "pg_old_q", NULL);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_attribute WHERE attrelid ="
+                               " 'pg_old_q_batch'::regclass AND attname IN ('claimed_by', 'done')"
+                               " AND NOT attisdropped"),
+                     2);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_old_q_jobs WHERE claimed_by IS NULL"), 1);
+    assert_int_equal(claim_all(q, g), 1);
+    assert_string_equal(g->func[1], "w");
     got_free(g);
     ops->close(q);
 }
