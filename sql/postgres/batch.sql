@@ -1,21 +1,27 @@
 -- batch.sql - the batch table beside the PostgreSQL queue table: a public interface. One row
 -- holds many jobs as parallel arrays, so a transaction that submits thousands of jobs writes one
--- row instead of thousands (the PostgreSQL extension's transactional submit writes here). After
--- COMMIT a server moves the batch's jobs into the queue table as its own rows, in array order,
--- and deletes the batch row, in one transaction.
+-- row instead of thousands. Two kinds of rows live here:
+--   * rows inserted by SQL (claimed_by NULL; the PostgreSQL extension's transactional submit
+--     writes these): after COMMIT a server moves the batch's jobs into the queue table as its own
+--     rows, in array order, and deletes the batch row, in one transaction;
+--   * a server's own rows (claimed_by = its --queue-owner): each group commit of background jobs
+--     the server acknowledges is ONE such row. Bit i of done (byte i / 8, bit i % 8: get_bit's
+--     numbering) is set once job i completed; the row is deleted when all are done. Leave these
+--     rows alone.
 -- gearmand creates this table when it is missing (compiled into the server like queue.sql;
--- the server substitutes both quoted names and drops the psql lines that start with a
+-- the server substitutes the quoted names and drops the psql lines that start with a
 -- backslash); queue.sql includes this file. By hand, after queue.sql:
 --     psql -v ON_ERROR_STOP=1 -v qb_table=queue -f sql/postgres/batch.sql
 -- The batch table is named after the queue table: <qb_table>_batch, in the same schema (the first
--- of search_path). Every statement here may run again (an older queue table gets its batch
--- table added at the next start).
+-- of search_path), and so is the view <qb_table>_jobs below. Every statement here may run again
+-- (the server runs this file at start when the table, a column or the view is missing).
 --
 -- Enqueue two jobs in one row (they run only if the transaction commits):
 --     INSERT INTO queue_batch (function_names, data)
 --         VALUES ('{resize,resize}', ARRAY['photo-17', 'photo-18']::bytea[]);
 --
--- Columns (element i of every array describes job i; leave id, error and created_at alone):
+-- Columns (element i of every array describes job i; leave id, error, created_at, claimed_by and
+-- done alone):
 --   function_names  gearman function names (required; no NULL element)
 --   unique_keys     unique keys, at most 64 bytes each, '' = none (NULL column = all none)
 --   priorities      0 high, 1 normal, 2 low (NULL column = all normal)
@@ -25,8 +31,11 @@
 --                   longer than 64 bytes, say) keeps its row with the reason here, and none of
 --                   its jobs runs; fix the row and set error back to NULL to retry it.
 --   created_at      when the row was inserted
+--   claimed_by      NULL = inserted by SQL, waiting to be moved; else the server whose own row
+--                   this is
+--   done            a server's own row: bitmap of its completed jobs (NULL = none yet)
 -- Arrays are stored uncompressed (STORAGE EXTERNAL): compressing a big batch costs its writer
--- more than the bytes it saves.
+-- more than the bytes it saves, and updating done does not rewrite them.
 \if :{?qb_table}
 \else
 \set qb_table queue
