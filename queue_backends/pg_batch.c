@@ -239,8 +239,9 @@ static size_t
 pb_chunks(const struct qb_row *rows, size_t n)
 {
     size_t c = 0, k;
-    for (size_t i = 0; i<n; c += k> 0) {
+    for (size_t i = 0; i < n;) {
         i = pb_chunk_end(rows, n, i, &k);
+        c += k > 0 ? 1 : 0;
     }
     return c;
 }
@@ -384,6 +385,9 @@ pg_batch_add_each(struct pg_batch *b, PGconn *c, const char *owner, struct qb_ro
                   pg_batch_fail_fn fail, int (*refused)(void *ctx), void *ctx, int *doubt)
 {
     *doubt = 0;
+    for (size_t i = 0; i < n; i++) {
+        rows[i].id = 0; /* ids of an earlier attempt were rolled back */
+    }
     int rc = pb_cmd(c, "BEGIN", fail, ctx, "starting a transaction");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = rows[i].status == 0 ? pb_one(b, c, owner, rows, i, fail, refused, ctx) : 0;
