@@ -199,7 +199,9 @@ pb_reserve(struct pg_batch *b, PGconn *c, size_t k, pg_batch_fail_fn fail, void 
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != (int)want) {
         return fail(ctx, r, "reserving batch ids");
     }
-    memmove(b->ids, b->ids + b->head, (b->n - b->head) * sizeof *b->ids);
+    if (b->head > 0) {
+        memmove(b->ids, b->ids + b->head, (b->n - b->head) * sizeof *b->ids);
+    }
     b->n -= b->head;
     b->head = 0;
     if (pb_grow(&b->ids, &b->cap, b->n + want) != 0) {

@@ -258,7 +258,7 @@ test_own_batch_rows(void **state)
     struct qb *q = open_as("t-own", "pg_own_q", NULL);
     enum { N = 20 };
     struct qb_row rows[N];
-    char keys[N][8];
+    char keys[N][16];
     for (int i = 0; i < N; i++) {
         snprintf(keys[i], sizeof keys[i], "k%d", i);
         rows[i] = mkrow("own", keys[i], keys[i], strlen(keys[i]), i % 3, i);
