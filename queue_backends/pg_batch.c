@@ -13,7 +13,7 @@
 
 #define PB_RESERVE 256       /* batch ids reserved at a time, at least */
 #define PB_BYTES (64u << 20) /* payload bytes per batch row, about (a job this big: alone) */
-#define PB_FETCH "4"         /* batch rows per replay FETCH */
+#define PB_FETCH_JOBS 16384  /* replay: jobs per FETCH, about (the batch rows fetched adapt) */
 #define PB_BAD (-1000)       /* pb_replay_row: a malformed batch row */
 #define PB_ID_BASE ((uint64_t)1 << 63) /* job ids: INT64_MIN + (batch << 16) + index */
 
@@ -646,19 +646,32 @@ pb_replay_row(struct pg_batch *b, const PGresult *r, int i, qb_row_fn fn, void *
     return 0;
 }
 
+/* pb_fetch_next: batch rows for the next FETCH, so that one holds about PB_FETCH_JOBS jobs
+ * (a batch row holds 1 to 65,536): rows * jobs wanted / jobs the last FETCH brought. */
+static long
+pb_fetch_next(long rows, long jobs)
+{
+    long next = jobs > 0 ? rows * PB_FETCH_JOBS / jobs : rows * 2;
+    return next < 1 ? 1 : next > 4096 ? 4096 : next;
+}
+
 /* pb_replay_fetch: FETCH from the open cursor until it is drained or fn stops. */
 static int
 pb_replay_fetch(struct pg_batch *b, PGconn *c, qb_row_fn fn, void *fctx, pg_batch_fail_fn fail,
                 void *ctx, struct gman_err *err)
 {
-    for (;;) {
-        PGresult *r =
-            PQexecParams(c, "FETCH " PB_FETCH " FROM gman_breplay", 0, NULL, NULL, NULL, NULL, 1);
+    for (long want = 4;;) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "FETCH %ld FROM gman_breplay", want);
+        PGresult *r = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 1);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             return fail(ctx, r, "reading the batch table");
         }
         int n = PQntuples(r), rc = 0;
+        long jobs = 0;
         for (int i = 0; rc == 0 && i < n; i++) {
+            jobs += PQgetlength(r, i, 1) >= 20 ? pb_get32((const uint8_t *)PQgetvalue(r, i, 1) + 12)
+                                               : 0;
             rc = pb_replay_row(b, r, i, fn, fctx);
             if (rc < 0) {
                 long long id =
@@ -671,9 +684,10 @@ pb_replay_fetch(struct pg_batch *b, PGconn *c, qb_row_fn fn, void *fctx, pg_batc
             }
         }
         PQclear(r);
-        if (rc != 0 || n < atoi(PB_FETCH)) {
+        if (rc != 0 || n < want) {
             return rc;
         }
+        want = pb_fetch_next(want, jobs);
     }
 }
 
