@@ -32,7 +32,8 @@ BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 UNIT_LIBGMAN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/libgman/test_*.c)))
 UNIT_SERVER  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/server/test_*.c)))
-UNIT_TESTS   := $(UNIT_LIBGMAN) $(UNIT_SERVER)
+UNIT_QB      := $(BUILD)/tests/queue_backends/test_pg_bset
+UNIT_TESTS   := $(UNIT_LIBGMAN) $(UNIT_SERVER) $(UNIT_QB)
 CONTRACT_TEST := $(BUILD)/tests/queue_backends/test_contract
 PG_TEST      := $(BUILD)/tests/queue_backends/test_postgres
 PG_BATCH_TEST := $(BUILD)/tests/queue_backends/test_pg_batch
@@ -166,6 +167,9 @@ $(CONTRACT_TEST): $(BUILD)/tests/queue_backends/test_contract.o $(QB_LIB) $(LIBG
 
 $(PG_TEST) $(PG_BATCH_TEST): $(BUILD)/%: $(BUILD)/%.o $(BUILD)/tests/queue_backends/pg_fixture.o \
 		$(QB_LIB) $(LIBGMAN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(DB_LIBS) -lpthread
+
+$(UNIT_QB): $(BUILD)/%: $(BUILD)/%.o $(QB_LIB) $(LIBGMAN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(DB_LIBS) -lpthread
 
 $(MYSQL_TEST): $(BUILD)/tests/queue_backends/test_mysql.o $(QB_LIB) $(LIBGMAN)

@@ -29,7 +29,8 @@
 #                  runs (1)
 #   N_REF, N_OURS  jobs per bg/drain run for gearmand (20000: it manages 4-6k/s) and ours (100000)
 #   START_JOBS     stored jobs for the startup test (1000000), START_SMALL (100000);
-#                  STARTUP_TIMEOUT seconds (60)
+#                  STARTUP_TIMEOUT seconds (60); START_BATCH jobs per batch row in ours' table
+#                  on pg (1000; a group commit under light load holds a few)
 #   CONNS, WINDOW  loadgen connections and submits in flight per connection (4, 64)
 #   WIDE_CONNS, WIDE_WINDOW, N_OURS_WIDE  the wide bg load (16, 256; ours 200000 jobs, gearmand
 #                  N_REF)
@@ -56,6 +57,7 @@ N_OURS=${N_OURS:-100000}
 START_JOBS=${START_JOBS:-1000000}
 START_SMALL=${START_SMALL:-100000}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-60}
+START_BATCH=${START_BATCH:-1000}
 CONNS=${CONNS:-4}
 WINDOW=${WINDOW:-64}
 WIDE_CONNS=${WIDE_CONNS:-16}
@@ -223,9 +225,10 @@ sql() {
     esac
 }
 
+# drop_table DB TABLE: on pg also its batch table and (CASCADE) the view <table>_jobs.
 drop_table() {
     case $1 in
-    pg) sql pg "DROP TABLE IF EXISTS \"$2\"" ;;
+    pg) sql pg "DROP TABLE IF EXISTS \"$2\" CASCADE; DROP TABLE IF EXISTS \"$2_batch\" CASCADE" ;;
     mariadb) sql mariadb "DROP TABLE IF EXISTS \`$2\`" ;;
     esac
 }
@@ -237,9 +240,12 @@ fresh_table() {
     drop_table "$2" "$table"
 }
 
+# count_rows SRV DB: the stored jobs of SRV's table (ours on pg: the view <table>_jobs, which
+# also counts the jobs of batch rows not yet done).
 count_rows() {
     local table
     eval "table=\$TABLE_$1"
+    [ "$1" = ours ] && [ "$2" = pg ] && table=${table}_jobs
     sql "$2" "SELECT COUNT(*) FROM $table"
 }
 
@@ -316,7 +322,8 @@ sc_drain() {
 }
 
 # fill_table DB SRV N: N stored 64-byte jobs of $FUNC with unique keys u1..uN, inserted by SQL
-# in one statement in SRV's own table layout (ours: claimed by $OWNER, so a restart replays them).
+# in one statement in SRV's own table layout (ours: claimed by $OWNER, so a restart replays them;
+# on pg as batch rows of 1000 jobs, as ours stores them).
 fill_table() {
     local table rows data
     eval "table=\$TABLE_$2"
@@ -330,7 +337,14 @@ fill_table() {
         data="REPEAT('a', 64)"
         ;;
     esac
-    if [ "$2" = ours ]; then
+    if [ "$2" = ours ] && [ "$1" = pg ]; then
+        # ours on pg stores a group commit as one batch row: START_BATCH jobs per row here
+        sql "$1" "INSERT INTO ${table}_batch (function_names, unique_keys, priorities, data,
+            when_to_run, claimed_by) SELECT array_agg('$FUNC'::text ORDER BY seq),
+            array_agg(CONCAT('u', seq) ORDER BY seq), array_agg(1::smallint ORDER BY seq),
+            array_agg($data ORDER BY seq), array_agg(0::bigint ORDER BY seq), '$OWNER'
+            FROM $rows GROUP BY (seq - 1) / $START_BATCH ORDER BY (seq - 1) / $START_BATCH"
+    elif [ "$2" = ours ]; then
         sql "$1" "INSERT INTO $table (function_name, unique_key, priority, data, when_to_run,
             claimed_by) SELECT '$FUNC', CONCAT('u', seq), 1, $data, 0, '$OWNER' FROM $rows"
     else

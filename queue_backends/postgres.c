@@ -1,8 +1,9 @@
-/* postgres.c - PostgreSQL backend on libpq: the table from sql/postgres/queue.sql, group commit
- * by binary COPY (pg_copy.c; multi-row INSERT of binary arrays where that cannot serve), replay
- * through a cursor, claim of SQL-inserted rows with FOR UPDATE SKIP LOCKED, LISTEN/NOTIFY
- * wake-ups and reconnect. One struct qb = one connection, used by one thread at a time; no global
- * state. Only bound parameters and identifiers quoted by PQescapeIdentifier reach SQL. */
+/* postgres.c - PostgreSQL backend on libpq: the tables from sql/postgres/queue.sql and batch.sql;
+ * our own jobs are stored as batch rows, one per group commit (pg_batch.c), read back at start
+ * through cursors; claim of SQL-inserted rows and batches with FOR UPDATE SKIP LOCKED,
+ * LISTEN/NOTIFY wake-ups and reconnect. One struct qb = one connection, used by one thread at a
+ * time; no global state. Only bound parameters and identifiers quoted by PQescapeIdentifier reach
+ * SQL. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <limits.h>
@@ -14,29 +15,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "pg_copy.h"
+#include "pg_batch.h"
+#include "pg_wire.h"
 #include "qb.h"
 
 #define PG_DEFAULT_TABLE "queue"             /* gearmand's --libpq-table default */
 #define PG_BATCH_SUFFIX "_batch"             /* the batch table: <table>_batch */
+#define PG_JOBS_SUFFIX "_jobs"               /* the view of all stored jobs: <table>_jobs */
 #define PG_NAME_MAX 63                       /* NAMEDATALEN - 1: longer names are cut */
-#define PG_CHUNK_ROWS 1000                   /* rows per INSERT statement */
-#define PG_CHUNK_BYTES (16u << 20)           /* payload bytes per INSERT statement, about */
-#define PG_BIG_ROW (1u << 20)                /* bytes: such a row is sent alone, not copied */
 #define PG_ROW_MAX ((1u << 30) - (1u << 20)) /* bytes: a protocol message stays below 1 GiB */
 #define PG_FETCH_ROWS 1000                   /* replay rows per FETCH */
 #define PG_MAX_IDS (16u << 20)               /* ids per remove call */
 #define PG_SETUP_LOCK "7452720085345854837"  /* advisory lock key: "gmanqueu" */
-
-/* type oids (catalog/pg_type_d.h; fixed since PostgreSQL 7) */
-#define PG_INT8 20
-#define PG_INT2 21
-#define PG_TEXT 25
-#define PG_BYTEA 17
-#define PG_INT8_ARRAY 1016
-#define PG_INT2_ARRAY 1005
-#define PG_TEXT_ARRAY 1009
-#define PG_BYTEA_ARRAY 1001
 
 enum { PG_CONN = 1, PG_ROW, PG_OTHER };        /* kinds of failure */
 enum { PG_MISSING = 1, PG_OURS, PG_GEARMAND }; /* what the configured table is */
@@ -48,11 +38,6 @@ static const char pg_batch_sql[] =
 #include "sql/postgres/batch.sql.h"
     ;
 
-struct pg_buf {
-    uint8_t *p;
-    size_t len, cap; /* bytes */
-};
-
 struct qb {
     PGconn *conn;
     char *conninfo;
@@ -60,111 +45,20 @@ struct qb {
     char *schema, *rel;    /* raw names; schema NULL until resolved */
     char *qschema, *qname; /* quoted: "schema" and "schema"."rel" */
     char *qbatch;          /* quoted: "schema"."rel_batch" (sql/postgres/batch.sql) */
+    char *qjobs;           /* quoted: "schema"."rel_jobs", the view of every stored job */
     char *channel;         /* quoted LISTEN channel: "gman_queue_<oid>" */
     char *bchannel;        /* the batch table's: "gman_queue_<oid of rel_batch>" */
     int ready;             /* table checked and statements prepared on this connection */
     int broken;            /* connection lost: reset before the next use */
     int listening;
     int rowfail;     /* the last failure concerned the rows, not the database */
-    int64_t *adoubt; /* ids added by a COMMIT whose outcome is unknown: delete them */
-    size_t nadoubt;
     int64_t *cdoubt; /* ids claimed by a COMMIT whose outcome is unknown: deliver them */
     size_t ncdoubt;
     int64_t *ids; /* scratch */
     size_t cap_ids;
-    struct pg_buf arr[5]; /* scratch: binary array parameters */
-    struct pg_copy *copy; /* the add path: COPY with reserved ids */
+    struct pg_wire_buf arr[5]; /* scratch: binary array parameters */
+    struct pg_batch *batch;    /* the add path: our jobs as batch rows (pg_batch.c) */
 };
-
-/* ---- bytes ------------------------------------------------------------------------------- */
-
-static void
-pg_put32(struct pg_buf *b, uint32_t v)
-{
-    uint8_t *p = b->p + b->len;
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-    b->len += 4;
-}
-
-static void
-pg_put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static int64_t
-pg_get_be(const char *s, int n)
-{
-    const uint8_t *p = (const uint8_t *)s;
-    uint64_t v = (p[0] & 0x80) ? UINT64_MAX : 0; /* sign-extend */
-    for (int i = 0; i < n; i++) {
-        v = (v << 8) | p[i];
-    }
-    int64_t r;
-    memcpy(&r, &v, sizeof r);
-    return r;
-}
-
-static int
-pg_buf_reserve(struct pg_buf *b, size_t more)
-{
-    if (b->len + more <= b->cap) {
-        return 0;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more) {
-        cap *= 2;
-    }
-    uint8_t *p = realloc(b->p, cap);
-    if (p == NULL) {
-        return GMAN_ERR_NOMEM;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-/* pg_arr_begin: empty b and write a one-dimensional array header for k elements of type oid,
- * reserving room for payload bytes of elements after it. */
-static int
-pg_arr_begin(struct pg_buf *b, uint32_t oid, size_t k, size_t payload)
-{
-    b->len = 0;
-    if (pg_buf_reserve(b, 20 + 4 * k + payload) != 0) {
-        return GMAN_ERR_NOMEM;
-    }
-    pg_put32(b, 1);           /* dimensions */
-    pg_put32(b, 0);           /* no NULLs */
-    pg_put32(b, oid);         /* element type */
-    pg_put32(b, (uint32_t)k); /* length */
-    pg_put32(b, 1);           /* lower bound */
-    return 0;
-}
-
-static void
-pg_arr_bytes(struct pg_buf *b, const void *p, size_t len)
-{
-    pg_put32(b, (uint32_t)len);
-    if (len > 0) {
-        memcpy(b->p + b->len, p, len);
-        b->len += len;
-    }
-}
-
-static void
-pg_arr_int(struct pg_buf *b, int64_t v, int n)
-{
-    pg_put32(b, (uint32_t)n);
-    pg_put_be(b->p + b->len, (uint64_t)v, n);
-    b->len += (size_t)n;
-}
-
 /* ---- errors ------------------------------------------------------------------------------ */
 
 static void
@@ -236,9 +130,9 @@ struct pg_fail_ctx {
     struct gman_err *err;
 };
 
-/* pg_copy_failed: pg_fail for pg_copy (a pg_copy_fail_fn; ctx is a struct pg_fail_ctx). */
+/* pg_failed: pg_fail for pg_batch (a pg_batch_fail_fn; ctx is a struct pg_fail_ctx). */
 static int
-pg_copy_failed(void *ctx, PGresult *r, const char *what)
+pg_failed(void *ctx, PGresult *r, const char *what)
 {
     struct pg_fail_ctx *f = ctx;
     return pg_fail(f->q, r, f->err, what);
@@ -378,21 +272,30 @@ pg_quote(struct qb *q, const char *raw)
 }
 
 /* pg_names: the quoted schema and schema.table names once q->schema is settled. */
+/* pg_sibling: "schema"."<rel><suffix>" (malloc'd), or NULL (out of memory, or no schema yet). */
+static char *
+pg_sibling(struct qb *q, const char *suffix)
+{
+    char *raw = pg_sql("%s%s", q->rel, suffix);
+    char *quoted = raw != NULL ? pg_quote(q, raw) : NULL;
+    char *s = q->qschema != NULL && quoted != NULL ? pg_sql("%s.%s", q->qschema, quoted) : NULL;
+    free(quoted);
+    free(raw);
+    return s;
+}
+
 static int
 pg_names(struct qb *q, const char *qrel, struct gman_err *err)
 {
     free(q->qschema);
     free(q->qname);
     free(q->qbatch);
-    q->qname = q->qbatch = NULL;
+    free(q->qjobs);
     q->qschema = q->schema != NULL ? pg_quote(q, q->schema) : NULL;
     q->qname = q->qschema != NULL ? pg_sql("%s.%s", q->qschema, qrel) : NULL;
-    char *braw = pg_sql("%s" PG_BATCH_SUFFIX, q->rel);
-    char *qb = braw != NULL ? pg_quote(q, braw) : NULL;
-    q->qbatch = q->qschema != NULL && qb != NULL ? pg_sql("%s.%s", q->qschema, qb) : NULL;
-    free(qb);
-    free(braw);
-    if (q->qname == NULL || q->qbatch == NULL) {
+    q->qbatch = pg_sibling(q, PG_BATCH_SUFFIX);
+    q->qjobs = pg_sibling(q, PG_JOBS_SUFFIX);
+    if (q->qname == NULL || q->qbatch == NULL || q->qjobs == NULL) {
         return gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
     }
     return 0;
@@ -403,7 +306,7 @@ pg_names(struct qb *q, const char *qrel, struct gman_err *err)
 static int
 pg_resolve(struct qb *q, struct gman_err *err)
 {
-    static const Oid types[2] = {PG_TEXT, PG_TEXT};
+    static const Oid types[2] = {PG_WIRE_TEXT, PG_WIRE_TEXT};
     char *qrel = pg_quote(q, q->rel);
     if (qrel == NULL) {
         return gman_err_set(err, GMAN_ERR_INVALID, "postgres: cannot quote table name %s", q->rel);
@@ -442,28 +345,16 @@ pg_resolve(struct qb *q, struct gman_err *err)
     }
     return rc;
 }
-
-/* pg_buf_add: append len bytes and keep a NUL after them. */
-static int
-pg_buf_add(struct pg_buf *b, const void *p, size_t len)
-{
-    if (pg_buf_reserve(b, len + 1) != 0) {
-        return GMAN_ERR_NOMEM;
-    }
-    if (len > 0) {
-        memcpy(b->p + b->len, p, len);
-    }
-    b->len += len;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
 /* pg_render_var: if p starts with one of the psql variables of the schema files, its length and
  * the quoted name that replaces it in *to; else 0. */
 static size_t
 pg_render_var(const struct qb *q, const char *p, const char **to)
 {
-    static const char table[] = ":\"qb_table\"", batch[] = ":\"qb_batch\"";
+    static const char table[] = ":\"qb_table\"", batch[] = ":\"qb_batch\"", jobs[] = ":\"qb_jobs\"";
+    if (strncmp(p, jobs, sizeof jobs - 1) == 0) {
+        *to = q->qjobs;
+        return sizeof jobs - 1;
+    }
     if (strncmp(p, table, sizeof table - 1) == 0) {
         *to = q->qname;
         return sizeof table - 1;
@@ -481,15 +372,15 @@ pg_render_var(const struct qb *q, const char *p, const char **to)
 static char *
 pg_render(const struct qb *q, const char *sql)
 {
-    struct pg_buf b = {NULL, 0, 0};
-    int rc = pg_buf_add(&b, "", 0);
+    struct pg_wire_buf b = {NULL, 0, 0};
+    int rc = pg_wire_add(&b, "", 0);
     for (const char *line = sql; rc == 0 && *line != '\0';) {
         size_t len = strcspn(line, "\n");
         const char *end = line + len + (line[len] == '\n');
         for (const char *p = line; rc == 0 && line[0] != '\\' && p < end;) {
             const char *to = NULL;
             size_t skip = pg_render_var(q, p, &to);
-            rc = skip > 0 ? pg_buf_add(&b, to, strlen(to)) : pg_buf_add(&b, p, 1);
+            rc = skip > 0 ? pg_wire_add(&b, to, strlen(to)) : pg_wire_add(&b, p, 1);
             p += skip > 0 ? skip : 1;
         }
         line = end;
@@ -659,14 +550,18 @@ pg_channel(struct qb *q, struct gman_err *err)
     return 0;
 }
 
-/* pg_batch_table: create the batch table (batch.sql) beside the queue table if it is missing (a
- * queue table made before batches existed gets one at the next start). Inside the setup. */
+/* pg_batch_table: run batch.sql (idempotent) if the batch table or the jobs view is missing or
+ * the batch table predates the claimed_by and done columns: a queue table made by an older
+ * version gets them at the next start. Inside the setup. */
 static int
 pg_batch_table(struct qb *q, struct gman_err *err)
 {
-    const char *v[1] = {q->qbatch};
-    PGresult *r =
-        PQexecParams(q->conn, "SELECT to_regclass($1) IS NULL", 1, NULL, v, NULL, NULL, 0);
+    const char *v[2] = {q->qbatch, q->qjobs};
+    PGresult *r = PQexecParams(q->conn,
+                               "SELECT to_regclass($1) IS NULL OR to_regclass($2) IS NULL OR"
+                               " NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+                               " to_regclass($1) AND attname = 'done' AND NOT attisdropped)",
+                               2, NULL, v, NULL, NULL, 0);
     int rc = pg_check(q, r, PGRES_TUPLES_OK, err, "looking up the batch table");
     if (rc != 0) {
         return rc;
@@ -737,13 +632,15 @@ pg_prepare(struct qb *q, const char *name, char *sql, int n, const Oid *types, s
 static int
 pg_prepare_batch(struct qb *q, struct gman_err *err)
 {
-    static const Oid expand[2] = {PG_TEXT, PG_INT8};
-    static const Oid fail[2] = {PG_INT8, PG_TEXT};
-    int rc = pg_prepare(q, "gman_batch_next",
-                        pg_sql("SELECT id FROM %s WHERE error IS NULL ORDER BY id LIMIT 1"
-                               " FOR UPDATE SKIP LOCKED",
-                               q->qbatch),
-                        0, NULL, err);
+    static const Oid expand[2] = {PG_WIRE_TEXT, PG_WIRE_INT8};
+    static const Oid fail[2] = {PG_WIRE_INT8, PG_WIRE_TEXT};
+    int rc =
+        pg_prepare(q, "gman_batch_next",
+                   pg_sql("SELECT id FROM %s WHERE claimed_by IS NULL AND error IS NULL ORDER BY id"
+                          " LIMIT 1"
+                          " FOR UPDATE SKIP LOCKED",
+                          q->qbatch),
+                   0, NULL, err);
     rc = rc != 0
              ? rc
              : pg_prepare(
@@ -766,37 +663,14 @@ pg_prepare_batch(struct qb *q, struct gman_err *err)
 static int
 pg_prepare_all(struct qb *q, struct gman_err *err)
 {
-    static const Oid add[6] = {PG_TEXT_ARRAY,  PG_TEXT_ARRAY, PG_INT2_ARRAY,
-                               PG_BYTEA_ARRAY, PG_INT8_ARRAY, PG_TEXT};
-    static const Oid add1[6] = {PG_TEXT, PG_TEXT, PG_INT2, PG_BYTEA, PG_INT8, PG_TEXT};
-    static const Oid del[1] = {PG_INT8_ARRAY};
-    static const Oid claim[2] = {PG_TEXT, PG_INT8};
+    static const Oid claim[2] = {PG_WIRE_TEXT, PG_WIRE_INT8};
     const char *t = q->qname;
-    int rc = pg_prepare(
-        q, "gman_add",
-        pg_sql("INSERT INTO %s (function_name, unique_key, priority, data, when_to_run, claimed_by)"
-               " SELECT f, u, p, d, w, $6 FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY"
-               " AS x (f, u, p, d, w, o) ORDER BY o RETURNING id",
-               t),
-        6, add, err);
-    rc = rc != 0 ? rc
-                 : pg_prepare(q, "gman_add1",
-                              pg_sql("INSERT INTO %s (function_name, unique_key, priority, data, "
-                                     "when_to_run, claimed_by)"
-                                     " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                                     t),
-                              6, add1, err);
-    rc = rc != 0 ? rc
-                 : pg_prepare(q, "gman_del", pg_sql("DELETE FROM %s WHERE id = ANY($1)", t), 1, del,
-                              err);
-    rc = rc != 0
-             ? rc
-             : pg_prepare(q, "gman_claim",
-                          pg_sql("UPDATE %s SET claimed_by = $1 WHERE id IN (SELECT id FROM %s "
-                                 "WHERE claimed_by IS NULL"
-                                 " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING " PG_COLS,
-                                 t, t),
-                          2, claim, err);
+    int rc = pg_prepare(q, "gman_claim",
+                        pg_sql("UPDATE %s SET claimed_by = $1 WHERE id IN (SELECT id FROM %s "
+                               "WHERE claimed_by IS NULL"
+                               " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING " PG_COLS,
+                               t, t),
+                        2, claim, err);
     return rc != 0 ? rc : pg_prepare_batch(q, err);
 }
 
@@ -839,20 +713,20 @@ pg_session(struct qb *q, struct gman_err *err)
     rc = rc != 0 ? rc : pg_setup(q, err);
     rc = rc != 0 ? rc : pg_prepare_all(q, err);
     struct pg_fail_ctx f = {q, err};
-    rc = rc != 0 ? rc : pg_copy_prepare(q->copy, q->conn, q->qname, pg_copy_failed, &f);
+    rc = rc != 0 ? rc : pg_batch_prepare(q->batch, q->conn, q->qbatch, q->qname, pg_failed, &f);
     q->ready = rc == 0;
     return rc;
 }
 
 /* pg_ids_array: ids as a binary bigint[] in b. */
 static int
-pg_ids_array(struct pg_buf *b, const int64_t *ids, size_t n)
+pg_ids_array(struct pg_wire_buf *b, const int64_t *ids, size_t n)
 {
-    if (pg_arr_begin(b, PG_INT8, n, 8 * n) != 0) {
+    if (pg_wire_arr_begin(b, PG_WIRE_INT8, n, 8 * n) != 0) {
         return GMAN_ERR_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        pg_arr_int(b, ids[i], 8);
+        pg_wire_arr_int(b, ids[i], 8);
     }
     return 0;
 }
@@ -877,7 +751,7 @@ static PGresult *
 pg_doubt_run(struct qb *q, const char *sql, int64_t **list, size_t *n, ExecStatusType want,
              struct gman_err *err)
 {
-    static const Oid types[2] = {PG_INT8_ARRAY, PG_TEXT};
+    static const Oid types[2] = {PG_WIRE_INT8_ARRAY, PG_WIRE_TEXT};
     if (sql == NULL || pg_ids_array(&q->arr[0], *list, *n) != 0) {
         gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
         return NULL;
@@ -895,7 +769,7 @@ pg_doubt_run(struct qb *q, const char *sql, int64_t **list, size_t *n, ExecStatu
 }
 
 /* pg_ready: reconnect if the connection was lost (also while idle), set the session up again,
- * and delete rows of an add whose COMMIT was in doubt (their submitters were refused). */
+ * and delete batch rows of an add whose COMMIT was in doubt (their submitters were refused). */
 static int
 pg_ready(struct qb *q, struct gman_err *err)
 {
@@ -913,14 +787,8 @@ pg_ready(struct qb *q, struct gman_err *err)
         q->broken = 0;
     }
     int rc = q->ready ? 0 : pg_session(q, err);
-    if (rc == 0 && q->nadoubt > 0) {
-        char *sql = pg_sql("DELETE FROM %s WHERE id = ANY($1) AND claimed_by = $2", q->qname);
-        PGresult *r = pg_doubt_run(q, sql, &q->adoubt, &q->nadoubt, PGRES_COMMAND_OK, err);
-        rc = r != NULL ? 0 : err != NULL ? err->code : GMAN_ERR_QUEUE;
-        PQclear(r);
-        free(sql);
-    }
-    return rc;
+    struct pg_fail_ctx f = {q, err};
+    return rc != 0 ? rc : pg_batch_settle(q->batch, q->conn, q->owner, pg_failed, &f);
 }
 
 /* ---- add -------------------------------------------------------------------------------- */
@@ -958,29 +826,6 @@ pg_check_rows(struct qb_row *rows, size_t n, struct gman_err *err)
     return ok;
 }
 
-/* pg_chunk_end: rows [from, end) form one INSERT: up to PG_CHUNK_ROWS rows to store and about
- * PG_CHUNK_BYTES; a row of PG_BIG_ROW bytes or more goes alone. */
-static size_t
-pg_chunk_end(const struct qb_row *rows, size_t n, size_t from)
-{
-    size_t k = 0, bytes = 0, i;
-    for (i = from; i < n; i++) {
-        if (rows[i].status != 0) {
-            continue;
-        }
-        size_t sz = rows[i].func_len + rows[i].unique_len + rows[i].data_len;
-        if (k > 0 && (k == PG_CHUNK_ROWS || bytes + sz > PG_CHUNK_BYTES || sz >= PG_BIG_ROW)) {
-            break;
-        }
-        k++;
-        bytes += sz;
-        if (sz >= PG_BIG_ROW) {
-            return i + 1;
-        }
-    }
-    return i;
-}
-
 /* pg_take_room: room for n ids in q->ids. */
 static int
 pg_take_room(struct qb *q, size_t n)
@@ -1008,204 +853,25 @@ pg_cmp_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* pg_take_ids: give the k rows to store in [from, to) the ids RETURNING gave, ascending (the
- * sequence ran in array order). Frees r. */
 static int
-pg_take_ids(struct qb *q, PGresult *r, struct qb_row *rows, size_t from, size_t to, size_t k,
-            struct gman_err *err)
+pg_refused(void *ctx)
 {
-    int rc =
-        pg_take_room(q, k) != 0 ? gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory") : 0;
-    int64_t *ids = q->ids;
-    if (rc == 0 && (PQntuples(r) != (int)k || PQnfields(r) != 1)) {
-        rc = gman_err_set(err, GMAN_ERR_QUEUE, "postgres: INSERT returned %d ids for %zu rows",
-                          PQntuples(r), k);
-    }
-    for (size_t i = 0; rc == 0 && i < k; i++) {
-        if (PQgetlength(r, (int)i, 0) != 8) {
-            rc = gman_err_set(err, GMAN_ERR_QUEUE, "postgres: INSERT returned a bad id");
-        }
-        ids[i] = pg_get_be(PQgetvalue(r, (int)i, 0), 8);
-    }
-    PQclear(r);
-    if (rc == 0) {
-        qsort(ids, k, sizeof *ids, pg_cmp_id);
-        for (size_t i = from, j = 0; i < to; i++) {
-            rows[i].id = rows[i].status == 0 ? ids[j++] : 0;
-        }
-    }
-    return rc;
+    return ((struct pg_fail_ctx *)ctx)->q->rowfail;
 }
 
-/* pg_add_one: INSERT one row (parameters point into the row: nothing is copied). */
+/* pg_add_batch: our rows as batch rows (pg_batch.c); each: one batch row per job, so that a row
+ * the database refuses is found and left out. */
 static int
-pg_add_one(struct qb *q, struct qb_row *row, struct gman_err *err)
-{
-    uint8_t prio[2], when[8];
-    pg_put_be(prio, (uint64_t)row->priority, 2);
-    pg_put_be(when, (uint64_t)row->when, 8);
-    const char *v[6] = {row->func_len > 0 ? (const char *)row->func : "",
-                        row->unique_len > 0 ? (const char *)row->unique : "",
-                        (const char *)prio,
-                        row->data_len > 0 ? (const char *)row->data : "",
-                        (const char *)when,
-                        q->owner};
-    int len[6] = {(int)row->func_len,   (int)row->unique_len, 2, (int)row->data_len, 8,
-                  (int)strlen(q->owner)};
-    PGresult *r = pg_run(q, "gman_add1", NULL, 6, NULL, v, len);
-    int rc = pg_check(q, r, PGRES_TUPLES_OK, err, "storing a job");
-    if (rc != 0) {
-        return rc;
-    }
-    if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != 8) {
-        PQclear(r);
-        return gman_err_set(err, GMAN_ERR_QUEUE, "postgres: INSERT returned no id");
-    }
-    row->id = pg_get_be(PQgetvalue(r, 0, 0), 8);
-    PQclear(r);
-    return 0;
-}
-
-/* pg_fill_arrays: the k rows to store in [from, to) as five binary arrays in q->arr. */
-static int
-pg_fill_arrays(struct qb *q, const struct qb_row *rows, size_t from, size_t to, size_t k)
-{
-    size_t fb = 0, ub = 0, db = 0;
-    for (size_t i = from; i < to; i++) {
-        if (rows[i].status == 0) {
-            fb += rows[i].func_len;
-            ub += rows[i].unique_len;
-            db += rows[i].data_len;
-        }
-    }
-    struct pg_buf *a = q->arr;
-    if (pg_arr_begin(&a[0], PG_TEXT, k, fb) != 0 || pg_arr_begin(&a[1], PG_TEXT, k, ub) != 0 ||
-        pg_arr_begin(&a[2], PG_INT2, k, 2 * k) != 0 || pg_arr_begin(&a[3], PG_BYTEA, k, db) != 0 ||
-        pg_arr_begin(&a[4], PG_INT8, k, 8 * k) != 0) {
-        return GMAN_ERR_NOMEM;
-    }
-    for (size_t i = from; i < to; i++) {
-        const struct qb_row *r = &rows[i];
-        if (r->status == 0) {
-            pg_arr_bytes(&a[0], r->func, r->func_len);
-            pg_arr_bytes(&a[1], r->unique, r->unique_len);
-            pg_arr_int(&a[2], r->priority, 2);
-            pg_arr_bytes(&a[3], r->data, r->data_len);
-            pg_arr_int(&a[4], r->when, 8);
-        }
-    }
-    return 0;
-}
-
-/* pg_add_chunk: INSERT the rows to store in [from, to) in one statement. */
-static int
-pg_add_chunk(struct qb *q, struct qb_row *rows, size_t from, size_t to, struct gman_err *err)
-{
-    size_t k = 0, last = from;
-    for (size_t i = from; i < to; i++) {
-        if (rows[i].status == 0) {
-            k++;
-            last = i;
-        }
-    }
-    if (k <= 1) {
-        return k == 0 ? 0 : pg_add_one(q, &rows[last], err);
-    }
-    if (pg_fill_arrays(q, rows, from, to, k) != 0) {
-        return gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
-    }
-    const char *v[6];
-    int len[6];
-    for (int j = 0; j < 5; j++) {
-        v[j] = (const char *)q->arr[j].p;
-        len[j] = (int)q->arr[j].len;
-    }
-    v[5] = q->owner;
-    len[5] = (int)strlen(q->owner);
-    PGresult *r = pg_run(q, "gman_add", NULL, 6, NULL, v, len);
-    int rc = pg_check(q, r, PGRES_TUPLES_OK, err, "storing jobs");
-    return rc != 0 ? rc : pg_take_ids(q, r, rows, from, to, k, err);
-}
-
-/* pg_add_row_alone: one row under its own savepoint; a row the database refuses gets
- * GMAN_ERR_QUEUE and the transaction goes on without it. */
-static int
-pg_add_row_alone(struct qb *q, struct qb_row *row, struct gman_err *err)
-{
-    int rc = pg_cmd(q, "SAVEPOINT gman_row", err, "setting a savepoint");
-    rc = rc != 0 ? rc : pg_add_one(q, row, err);
-    if (rc == GMAN_ERR_QUEUE && q->rowfail) {
-        row->status = GMAN_ERR_QUEUE;
-        row->id = 0;
-        rc = pg_cmd(q, "ROLLBACK TO SAVEPOINT gman_row", err, "rolling back a row");
-    }
-    return rc != 0 ? rc : pg_cmd(q, "RELEASE SAVEPOINT gman_row", err, "releasing a savepoint");
-}
-
-/* pg_add_isolated: like pg_add_chunk, but if the database refuses a row of the chunk, the chunk is
- * rolled back to a savepoint and its rows are tried one by one. */
-static int
-pg_add_isolated(struct qb *q, struct qb_row *rows, size_t from, size_t to, struct gman_err *err)
-{
-    int rc = pg_cmd(q, "SAVEPOINT gman_chunk", err, "setting a savepoint");
-    rc = rc != 0 ? rc : pg_add_chunk(q, rows, from, to, err);
-    if (rc == GMAN_ERR_QUEUE && q->rowfail) {
-        rc = pg_cmd(q, "ROLLBACK TO SAVEPOINT gman_chunk", err, "rolling back a chunk");
-        for (size_t i = from; rc == 0 && i < to; i++) {
-            rc = rows[i].status == 0 ? pg_add_row_alone(q, &rows[i], err) : 0;
-        }
-    }
-    return rc != 0 ? rc : pg_cmd(q, "RELEASE SAVEPOINT gman_chunk", err, "releasing a savepoint");
-}
-
-/* pg_doubt_rows: the ids of the rows to store go on the list to delete (COMMIT in doubt). */
-static void
-pg_doubt_rows(struct qb *q, const struct qb_row *rows, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rows[i].status == 0 && rows[i].id > 0 && pg_take_room(q, k + 1) == 0) {
-            q->ids[k++] = rows[i].id;
-        }
-    }
-    pg_doubt_add(&q->adoubt, &q->nadoubt, q->ids, k);
-}
-
-/* pg_add_tx: one transaction for all rows to store; isolate: find refused rows by savepoints.
- * The ids come from the sequence now: the ones pg_copy reserved before would be older. */
-static int
-pg_add_tx(struct qb *q, struct qb_row *rows, size_t n, int isolate, struct gman_err *err)
-{
-    q->rowfail = 0;
-    pg_copy_forget(q->copy);
-    int rc = pg_cmd(q, "BEGIN", err, "starting a transaction");
-    for (size_t i = 0; rc == 0 && i < n;) {
-        size_t end = pg_chunk_end(rows, n, i);
-        rc = isolate ? pg_add_isolated(q, rows, i, end, err) : pg_add_chunk(q, rows, i, end, err);
-        i = end;
-    }
-    if (rc != 0) {
-        pg_rollback(q);
-        return rc;
-    }
-    rc = pg_cmd(q, "COMMIT", err, "committing jobs");
-    if (rc == GMAN_ERR_CONNECT) {
-        pg_doubt_rows(q, rows, n);
-    }
-    return rc;
-}
-
-/* pg_add_copy: one COPY with reserved ids (pg_copy.c). */
-static int
-pg_add_copy(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
+pg_add_batch(struct qb *q, struct qb_row *rows, size_t n, int each, struct gman_err *err)
 {
     struct pg_fail_ctx f = {q, err};
     int doubt = 0;
-    int rc = pg_copy_add(q->copy, q->conn, q->owner, rows, n, pg_copy_failed, &f, &doubt, err);
-    if (rc != 0 && doubt) {
-        pg_doubt_rows(q, rows, n);
-    } else if (rc != 0) {
-        pg_rollback(q);
+    q->rowfail = 0;
+    int rc = each ? pg_batch_add_each(q->batch, q->conn, q->owner, rows, n, pg_failed, pg_refused,
+                                      &f, &doubt)
+                  : pg_batch_add(q->batch, q->conn, q->owner, rows, n, pg_failed, &f, &doubt, err);
+    if (rc != 0 && !doubt) {
+        pg_rollback(q); /* in doubt: pg_batch deletes those rows once reconnected */
     }
     return rc;
 }
@@ -1219,10 +885,10 @@ pg_add(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
     }
     int rc = pg_ready(q, err);
     if (rc == 0) {
-        rc = pg_copy_on(q->copy) ? pg_add_copy(q, rows, n, err) : pg_add_tx(q, rows, n, 0, err);
+        rc = pg_add_batch(q, rows, n, 0, err);
     }
     if (rc == GMAN_ERR_QUEUE && q->rowfail) {
-        rc = pg_add_tx(q, rows, n, 1, err);
+        rc = pg_add_batch(q, rows, n, 1, err);
     }
     for (size_t i = 0; rc != 0 && i < n; i++) {
         if (rows[i].status == 0) {
@@ -1246,20 +912,8 @@ pg_remove(struct qb *q, const int64_t *ids, size_t n, struct gman_err *err)
                             PG_MAX_IDS);
     }
     int rc = pg_ready(q, err);
-    if (rc == 0 && pg_ids_array(&q->arr[0], ids, n) != 0) {
-        rc = gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    const char *v[1] = {(const char *)q->arr[0].p};
-    int len[1] = {(int)q->arr[0].len};
-    PGresult *r = pg_run(q, "gman_del", NULL, 1, NULL, v, len);
-    rc = pg_check(q, r, PGRES_COMMAND_OK, err, "deleting finished jobs");
-    if (rc == 0) {
-        PQclear(r);
-    }
-    return rc;
+    struct pg_fail_ctx f = {q, err};
+    return rc != 0 ? rc : pg_batch_remove(q->batch, q->conn, q->owner, ids, n, pg_failed, &f, err);
 }
 
 /* pg_row: row i of r (columns PG_COLS, binary) as a qb_row pointing into r; -1 if malformed. */
@@ -1276,15 +930,15 @@ pg_row(const PGresult *r, int i, struct qb_row *row)
         }
     }
     memset(row, 0, sizeof *row);
-    row->id = pg_get_be(PQgetvalue(r, i, 0), 8);
+    row->id = pg_wire_get_be(PQgetvalue(r, i, 0), 8);
     row->func = PQgetvalue(r, i, 1);
     row->func_len = (size_t)PQgetlength(r, i, 1);
     row->unique = PQgetvalue(r, i, 2);
     row->unique_len = (size_t)PQgetlength(r, i, 2);
-    row->priority = (int)pg_get_be(PQgetvalue(r, i, 3), 2);
+    row->priority = (int)pg_wire_get_be(PQgetvalue(r, i, 3), 2);
     row->data = PQgetvalue(r, i, 4);
     row->data_len = (size_t)PQgetlength(r, i, 4);
-    row->when = pg_get_be(PQgetvalue(r, i, 5), 8);
+    row->when = pg_wire_get_be(PQgetvalue(r, i, 5), 8);
     return 0;
 }
 
@@ -1296,7 +950,7 @@ pg_deliver(const PGresult *r, const int *order, qb_row_fn fn, void *ctx, struct 
         int i = order != NULL ? order[k] : k;
         struct qb_row row;
         if (pg_row(r, i, &row) != 0) {
-            long long id = PQgetlength(r, i, 0) == 8 ? pg_get_be(PQgetvalue(r, i, 0), 8) : -1;
+            long long id = PQgetlength(r, i, 0) == 8 ? pg_wire_get_be(PQgetvalue(r, i, 0), 8) : -1;
             return gman_err_set(err, GMAN_ERR_QUEUE,
                                 "postgres: row with id %lld does not fit the "
                                 "queue layout (NULL, wrong type or unique key over %d bytes)",
@@ -1332,12 +986,13 @@ pg_replay_fetch(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
     }
 }
 
-/* pg_replay: our rows by priority then id, read through a cursor PG_FETCH_ROWS at a time, so a
- * large queue never sits in memory as one result. */
+/* pg_replay: our batch rows' open jobs (pg_batch.c: by batch and index, ids below every queue
+ * row's), then our queue rows by priority then id, each read through a cursor a few rows at a
+ * time, so a large queue never sits in memory as one result. Within a priority: id order. */
 static int
 pg_replay(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
 {
-    static const Oid types[1] = {PG_TEXT};
+    static const Oid types[1] = {PG_WIRE_TEXT};
     int rc = pg_ready(q, err);
     char *sql = rc != 0 ? NULL
                         : pg_sql("DECLARE gman_replay NO SCROLL CURSOR FOR SELECT " PG_COLS
@@ -1347,7 +1002,14 @@ pg_replay(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
         rc = gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
     }
     rc = rc != 0 ? rc : pg_cmd(q, "BEGIN", err, "starting the replay");
+    struct pg_fail_ctx f = {q, err};
+    int stopped = 0;
     if (rc == 0) {
+        rc = pg_batch_replay(q->batch, q->conn, q->owner, fn, ctx, pg_failed, &f, err);
+        stopped = rc == 1;
+        rc = stopped ? 0 : rc;
+    }
+    if (rc == 0 && !stopped) {
         const char *v[1] = {q->owner};
         int len[1] = {(int)strlen(q->owner)};
         PGresult *r = pg_run(q, NULL, sql, 1, types, v, len);
@@ -1356,10 +1018,10 @@ pg_replay(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
             PQclear(r);
             rc = pg_replay_fetch(q, fn, ctx, err);
         }
-        rc = rc != 0 ? rc : pg_cmd(q, "COMMIT", err, "ending the replay");
-        if (rc != 0) {
-            pg_rollback(q);
-        }
+    }
+    rc = rc != 0 ? rc : pg_cmd(q, "COMMIT", err, "ending the replay");
+    if (rc != 0) {
+        pg_rollback(q);
     }
     free(sql);
     return rc;
@@ -1388,7 +1050,7 @@ pg_deliver_by_id(const PGresult *r, qb_row_fn fn, void *ctx, struct gman_err *er
         rc = gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
     }
     for (int i = 0; rc == 0 && i < n; i++) {
-        ix[i].id = PQgetlength(r, i, 0) == 8 ? pg_get_be(PQgetvalue(r, i, 0), 8) : 0;
+        ix[i].id = PQgetlength(r, i, 0) == 8 ? pg_wire_get_be(PQgetvalue(r, i, 0), 8) : 0;
         ix[i].i = i;
     }
     if (rc == 0) {
@@ -1428,7 +1090,7 @@ pg_claim_keep(struct qb *q, const PGresult *r)
     size_t k = 0;
     for (int i = 0; i < PQntuples(r); i++) {
         if (PQgetlength(r, i, 0) == 8 && pg_take_room(q, k + 1) == 0) {
-            q->ids[k++] = pg_get_be(PQgetvalue(r, i, 0), 8);
+            q->ids[k++] = pg_wire_get_be(PQgetvalue(r, i, 0), 8);
         }
     }
     pg_doubt_add(&q->cdoubt, &q->ncdoubt, q->ids, k);
@@ -1489,7 +1151,7 @@ static int
 pg_claim_take(struct qb *q, size_t max, PGresult **r, struct gman_err *err)
 {
     uint8_t lim[8];
-    pg_put_be(lim, max > INT32_MAX ? INT32_MAX : max, 8);
+    pg_wire_put_be(lim, max > INT32_MAX ? INT32_MAX : max, 8);
     const char *v[2] = {q->owner, (const char *)lim};
     int len[2] = {(int)strlen(q->owner), 8};
     r[0] = r[1] = NULL;
@@ -1616,12 +1278,12 @@ pg_close(struct qb *q)
         free(q->arr[i].p);
     }
     free(q->ids);
-    free(q->adoubt);
     free(q->cdoubt);
-    pg_copy_free(q->copy);
+    pg_batch_free(q->batch);
     free(q->channel);
     free(q->bchannel);
     free(q->qbatch);
+    free(q->qjobs);
     free(q->qname);
     free(q->qschema);
     free(q->rel);
@@ -1644,9 +1306,9 @@ pg_open(const struct qb_options *o, struct qb **out, struct gman_err *err)
     }
     q->owner = strdup(o->owner);
     q->conninfo = strdup(o->conninfo != NULL ? o->conninfo : "");
-    q->copy = pg_copy_new();
+    q->batch = pg_batch_new();
     const char *table = o->table != NULL && o->table[0] != '\0' ? o->table : PG_DEFAULT_TABLE;
-    int rc = q->owner == NULL || q->conninfo == NULL || q->copy == NULL
+    int rc = q->owner == NULL || q->conninfo == NULL || q->batch == NULL
                  ? gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory")
                  : pg_parse_name(q, table, err);
     rc = rc != 0 ? rc : pg_connect(q, err);

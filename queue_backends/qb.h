@@ -51,7 +51,8 @@ struct qb_ops {
     void (*close)(struct qb *q);
 
     /* add: store rows in ONE transaction owned by o->owner; on commit set every stored row's id
-     * (ascending in array order) and return 0. A row the database can never accept (too large)
+     * (ascending in array order; opaque otherwise: postgres gives negative ids to jobs stored as
+     * batch rows) and return 0. A row the database can never accept (too large)
      * gets rows[i].status < 0 and is left out while the others are stored. Returns
      * GMAN_ERR_CONNECT when the database is unreachable (nothing stored; the backend reconnects
      * on the next call) or another negative code when nothing was stored. */
@@ -60,7 +61,10 @@ struct qb_ops {
     /* remove: delete rows by id in one transaction (ids already gone are fine). 0 or error. */
     int (*remove)(struct qb *q, const int64_t *ids, size_t n, struct gman_err *err);
 
-    /* replay: every row owned by o->owner, by priority then id; fn per row. 0 or error. */
+    /* replay: every row owned by o->owner, fn per row; within one priority in id order (the order
+     * they were added), while rows of different priorities may interleave (the server queues each
+     * priority apart: postgres gives its batch rows' jobs first, all priorities mixed, then its
+     * queue-table rows by priority). 0 or error. */
     int (*replay)(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err);
 
     /* claim: take up to max committed rows nobody owns (inserted by SQL), oldest first, mark them

@@ -6,7 +6,9 @@
 -- qb_table defaults to queue (gearmand's --libpq-table default). The table, its sequence and
 -- the trigger function go into the first schema of search_path; for another schema,
 -- SET search_path first. See sql/postgres/README.md. The end of this file includes batch.sql, the
--- companion table <qb_table>_batch where one row carries many jobs.
+-- companion table <qb_table>_batch where one row carries many jobs (a server stores the jobs it
+-- acknowledges there, one row per group commit), and the view <qb_table>_jobs of every stored
+-- job of both tables.
 --
 -- Enqueue a background job from SQL (it runs once, and only if the transaction commits):
 --     INSERT INTO queue (function_name, data) VALUES ('resize', 'photo-17');
@@ -22,6 +24,8 @@
 --   data          the job's payload, binary
 --   when_to_run   epoch seconds to run at (64-bit), 0 = now
 --   claimed_by    the server that holds the row; NULL = inserted by SQL and not yet claimed.
+--                 (A server's own jobs are batch rows, batch.sql; here it holds the rows it
+--                 claimed, and the rows older versions stored.)
 --                 A server claims committed NULL rows with FOR UPDATE SKIP LOCKED, woken by the
 --                 trigger below (NOTIFY on channel 'gman_queue_' || the table's oid, sent at
 --                 COMMIT), and deletes the row when the job is done.

@@ -154,9 +154,16 @@ d_dups() {
     uniq -d "$1"
 }
 
-# d_table_keys B TABLE OWNER OUT: the unique_key of OWNER's rows in TABLE, sorted, into OUT.
+# d_jobs B TABLE: where B lists the stored jobs of TABLE: on pg the view TABLE_jobs (the queue
+# table's rows and the jobs of batch rows not yet done, sql/postgres/batch.sql), else TABLE.
+d_jobs() {
+    if [ "$1" = pg ]; then echo "$2_jobs"; else echo "$2"; fi
+}
+
+# d_table_keys B TABLE OWNER OUT: the unique_key of OWNER's stored jobs in TABLE, sorted, into OUT.
 d_table_keys() {
-    d_sql "$1" "SELECT unique_key FROM $2 WHERE claimed_by = '$3'" >"$4.tmp" || return 1
+    d_sql "$1" "SELECT unique_key FROM $(d_jobs "$1" "$2") WHERE claimed_by = '$3'" >"$4.tmp" ||
+        return 1
     LC_ALL=C sort "$4.tmp" >"$4"
     rm -f "$4.tmp"
 }
@@ -185,6 +192,6 @@ d_check_replay() {
     grep -q '	bad$' "$D_WORK/$what.replay" &&
         { d_fail "$what: a replayed job's payload changed: $(grep -m1 '	bad$' \
             "$D_WORK/$what.replay")"; return 1; }
-    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 ||
+    d_wait_sql "$b" "SELECT COUNT(*) FROM $(d_jobs "$b" "$table")" 0 10 ||
         { d_fail "$what: rows left after the drain"; return 1; }
 }

@@ -20,8 +20,8 @@ SELECT is((SELECT seen FROM index_log WHERE tbl = 'docs' AND id = :net_rb), 0::b
 ALTER FUNCTION docs_index() SET gearman.transactional = on;
 BEGIN;
 INSERT INTO docs (body) VALUES ('rolled back, tx') RETURNING id AS tx_rb \gset
-SELECT is((SELECT count(*) FROM queue WHERE data = convert_to('docs:' || :tx_rb, 'UTF8'))
-          + (SELECT count(*) FROM queue_batch), 0::bigint,
+SELECT is((SELECT count(*) FROM queue_jobs WHERE data = convert_to('docs:' || :tx_rb, 'UTF8'))
+          + (SELECT count(*) FROM queue_batch WHERE claimed_by IS NULL), 0::bigint,
           'transactional trigger: the job is held by the transaction (no queue or batch row yet)');
 ROLLBACK;
 INSERT INTO docs (body) VALUES ('committed, tx') RETURNING id AS tx_ok \gset
@@ -56,9 +56,9 @@ SELECT is((SELECT min(seen) FROM index_log WHERE tbl = 'docs_tx' AND id IN (:ok1
           1::bigint, 'the worker saw both committed rows');
 SELECT is((SELECT count(*) FROM index_log WHERE tbl = 'docs_tx' AND id = :rb), 0::bigint,
           'the rolled-back row was never indexed');
-SELECT ok(t.wait_until($$SELECT count(*) = 0 FROM queue WHERE claimed_by IS NULL$$, 5),
+SELECT ok(t.wait_until($$SELECT count(*) = 0 FROM queue_jobs WHERE claimed_by IS NULL$$, 5),
           'no unclaimed rows left in the queue table');
-SELECT ok(t.wait_until($$SELECT count(*) = 0 FROM queue_batch$$, 5), '... nor batches');
+SELECT ok(t.wait_until($$SELECT count(*) = 0 FROM queue_batch WHERE claimed_by IS NULL$$, 5), '... nor batches');
 
 -- gman_do_background_tx directly: the unique key identifies the job
 BEGIN;
@@ -99,11 +99,11 @@ SELECT gman_do_low_background('parked', 'tx-low', 'tx-low-key') AS k_low \gset
 SELECT gman_do_background('bgcount', 'tx-normal') AS k_normal \gset
 SELECT is(:'k_low'::text, 'tx-low-key', 'gman_do_low_background returns the unique key');
 COMMIT;
-SELECT ok(t.wait_until(format('SELECT count(*) = 2 FROM queue WHERE unique_key IN (%L, %L)',
+SELECT ok(t.wait_until(format('SELECT count(*) = 2 FROM queue_jobs WHERE unique_key IN (%L, %L)',
                               :'k_high', :'k_low'), 10), 'after COMMIT both are queue rows');
-SELECT is((SELECT priority FROM queue WHERE unique_key = :'k_high'), 0::smallint,
+SELECT is((SELECT priority FROM queue_jobs WHERE unique_key = :'k_high'), 0::smallint,
           'gman_do_high_background: priority 0 (high)');
-SELECT is((SELECT priority FROM queue WHERE unique_key = :'k_low'), 2::smallint,
+SELECT is((SELECT priority FROM queue_jobs WHERE unique_key = :'k_low'), 2::smallint,
           'gman_do_low_background: priority 2 (low)');
 SELECT ok(t.wait_until($$SELECT count(*) = 1 FROM bg_log WHERE v = 'tx-normal'$$, 10),
           'gman_do_background ran after COMMIT');

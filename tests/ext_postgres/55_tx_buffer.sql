@@ -12,10 +12,10 @@ SELECT * FROM no_plan();
 -- server has moved them (waits up to 10 s for want of them)
 CREATE FUNCTION pg_temp.parked(prefix text, want bigint) RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM t.wait_until(format('SELECT count(*) >= %s FROM queue WHERE function_name = %L'
+    PERFORM t.wait_until(format('SELECT count(*) >= %s FROM queue_jobs WHERE function_name = %L'
                                 ' AND claimed_by IS NOT NULL AND data LIKE %L::bytea',
                                 want, 'parked', prefix || '%'), 10);
-    RETURN (SELECT count(*) FROM queue WHERE function_name = 'parked' AND data LIKE (prefix || '%')::bytea);
+    RETURN (SELECT count(*) FROM queue_jobs WHERE function_name = 'parked' AND data LIKE (prefix || '%')::bytea);
 END
 $$;
 
@@ -24,17 +24,17 @@ SELECT is(pg_temp.parked('one-', 2500), 2500::bigint,
           '2,500 jobs of one statement: all moved into the queue table after COMMIT');
 SELECT is((SELECT bool_and(convert_from(data, 'UTF8') = 'one-' || n)
              FROM (SELECT data, row_number() OVER (ORDER BY id) AS n
-                     FROM queue WHERE data LIKE 'one-%'::bytea) AS q), true,
+                     FROM queue_jobs WHERE data LIKE 'one-%'::bytea) AS q), true,
           '... in submit order (ids ascending)');
-SELECT is((SELECT count(DISTINCT unique_key) FROM queue WHERE data LIKE 'one-%'::bytea),
+SELECT is((SELECT count(DISTINCT unique_key) FROM queue_jobs WHERE data LIKE 'one-%'::bytea),
           2500::bigint, '... each with its own generated unique key');
-SELECT ok(t.wait_until($$SELECT count(*) = 0 FROM queue_batch$$, 5), '... and no batch row is left');
+SELECT ok(t.wait_until($$SELECT count(*) = 0 FROM queue_batch WHERE claimed_by IS NULL$$, 5), '... and no batch row is left');
 
 -- an explicit transaction: nothing is written before COMMIT (up to 10,000 jobs); the server takes
 -- them after COMMIT; rolled back, there is nothing
 BEGIN;
 SELECT count(gman_do_background_tx('parked', 'held-' || i)) FROM generate_series(1, 1500) AS i;
-SELECT is((SELECT count(*) FROM queue_batch), 0::bigint,
+SELECT is((SELECT count(*) FROM queue_batch WHERE claimed_by IS NULL), 0::bigint,
           'before COMMIT: 1,500 jobs held in memory, no batch row yet');
 COMMIT;
 SELECT is(pg_temp.parked('held-', 1500), 1500::bigint, 'after COMMIT: the server took all 1,500');
@@ -42,19 +42,19 @@ BEGIN;
 SELECT count(gman_do_background_tx('parked', 'rolled-' || i)) FROM generate_series(1, 1500) AS i;
 ROLLBACK;
 SELECT pg_sleep(0.3);
-SELECT is((SELECT count(*) FROM queue WHERE data LIKE 'rolled-%'::bytea), 0::bigint,
+SELECT is((SELECT count(*) FROM queue_jobs WHERE data LIKE 'rolled-%'::bytea), 0::bigint,
           '1,500 rolled back: no job');
 
 -- more than a batch: 10,000 jobs become a batch row inside the transaction, the rest at COMMIT
 BEGIN;
 SELECT count(gman_do_background_tx('parked', 'big-' || i)) FROM generate_series(1, 15000) AS i;
-SELECT is((SELECT array_agg(cardinality(function_names)) FROM queue_batch), '{10000}'::int[],
+SELECT is((SELECT array_agg(cardinality(function_names)) FROM queue_batch WHERE claimed_by IS NULL), '{10000}'::int[],
           '15,000 jobs: one batch row of 10,000 written before COMMIT (this transaction sees it)');
 COMMIT;
 SELECT is(pg_temp.parked('big-', 15000), 15000::bigint, 'after COMMIT: all 15,000 moved');
 SELECT is((SELECT bool_and(convert_from(data, 'UTF8') = 'big-' || n)
              FROM (SELECT data, row_number() OVER (ORDER BY id) AS n
-                     FROM queue WHERE data LIKE 'big-%'::bytea) AS q), true,
+                     FROM queue_jobs WHERE data LIKE 'big-%'::bytea) AS q), true,
           '... in submit order across the two batch rows');
 
 -- a savepoint rolled back after its jobs outgrew a batch: with jobs of the enclosing transaction
@@ -63,26 +63,26 @@ BEGIN;
 SELECT gman_do_background_tx('parked', 'sp-outer-1');
 SAVEPOINT a;
 SELECT count(gman_do_background_tx('parked', 'sp-inner-' || i)) FROM generate_series(1, 12000) AS i;
-SELECT is((SELECT count(*) FROM queue_batch), 0::bigint,
+SELECT is((SELECT count(*) FROM queue_batch WHERE claimed_by IS NULL), 0::bigint,
           'a savepoint holding the outer job: its 12,000 jobs are not written inside it');
 ROLLBACK TO SAVEPOINT a;
 SELECT gman_do_background_tx('parked', 'sp-outer-2');
 COMMIT;
 SELECT is(pg_temp.parked('sp-outer-', 2), 2::bigint, 'both outer jobs survive ROLLBACK TO');
-SELECT is((SELECT count(*) FROM queue WHERE data LIKE 'sp-inner-%'::bytea), 0::bigint,
+SELECT is((SELECT count(*) FROM queue_jobs WHERE data LIKE 'sp-inner-%'::bytea), 0::bigint,
           '... and none of the 12,000 rolled-back ones exists');
 -- a savepoint with an empty buffer writes its own batch inside it; ROLLBACK TO takes the row along
 BEGIN;
 SAVEPOINT b;
 SELECT count(gman_do_background_tx('parked', 'sp2-inner-' || i)) FROM generate_series(1, 12000) AS i;
-SELECT is((SELECT count(*) FROM queue_batch), 1::bigint,
+SELECT is((SELECT count(*) FROM queue_batch WHERE claimed_by IS NULL), 1::bigint,
           'a savepoint with only its own jobs: a batch row written inside it');
 ROLLBACK TO SAVEPOINT b;
-SELECT is((SELECT count(*) FROM queue_batch), 0::bigint, '... gone with ROLLBACK TO');
+SELECT is((SELECT count(*) FROM queue_batch WHERE claimed_by IS NULL), 0::bigint, '... gone with ROLLBACK TO');
 SELECT gman_do_background_tx('parked', 'sp2-outer');
 COMMIT;
 SELECT is(pg_temp.parked('sp2-outer', 1), 1::bigint, 'the job after ROLLBACK TO runs');
-SELECT is((SELECT count(*) FROM queue WHERE data LIKE 'sp2-inner-%'::bytea), 0::bigint,
+SELECT is((SELECT count(*) FROM queue_jobs WHERE data LIKE 'sp2-inner-%'::bytea), 0::bigint,
           '... the 12,000 of the savepoint never do');
 
 -- subtransactions

@@ -184,6 +184,41 @@ claim_all(struct qb *q, struct got *g)
     return n;
 }
 
+/* got_by_priority: check replay's order (ids ascend within each priority; priorities may
+ * interleave), then sort g by priority, stably: the order the server runs the jobs in. */
+static void
+got_by_priority(struct got *g)
+{
+    int64_t last[3];
+    int any[3] = {0, 0, 0};
+    for (size_t i = 0; i < g->n; i++) {
+        int p = g->prio[i];
+        assert_true(p >= 0 && p <= 2);
+        assert_true(!any[p] || last[p] < g->id[i]);
+        last[p] = g->id[i];
+        any[p] = 1;
+    }
+    struct got *t = malloc(sizeof *t);
+    assert_non_null(t);
+    t->n = 0;
+    for (int p = 0; p <= 2; p++) {
+        for (size_t i = 0; i < g->n; i++) {
+            if (g->prio[i] == p) {
+                size_t k = t->n++;
+                t->id[k] = g->id[i];
+                t->prio[k] = g->prio[i];
+                t->when[k] = g->when[i];
+                memcpy(t->func[k], g->func[i], sizeof t->func[k]);
+                memcpy(t->uniq[k], g->uniq[i], sizeof t->uniq[k]);
+                t->data[k] = g->data[i];
+                t->data_len[k] = g->data_len[i];
+            }
+        }
+    }
+    memcpy(g, t, sizeof *g);
+    free(t);
+}
+
 void
 replay_all(struct qb *q, struct got *g)
 {
@@ -191,6 +226,7 @@ replay_all(struct qb *q, struct got *g)
     if (ops->replay(q, collect, g, &err) != 0) {
         fail_msg("replay failed: %s", err.msg);
     }
+    got_by_priority(g);
 }
 
 int

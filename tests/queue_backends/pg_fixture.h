@@ -37,8 +37,8 @@ struct got *got_new(void);
 void got_free(struct got *g);
 struct qb_row mkrow(const char *func, const char *uniq, const void *data, size_t len, int prio,
                     int64_t when);
-int claim_all(struct qb *q, struct got *g); /* one claim of up to 1000 rows: the count */
-void replay_all(struct qb *q, struct got *g);
+int claim_all(struct qb *q, struct got *g);   /* one claim of up to 1000 rows: the count */
+void replay_all(struct qb *q, struct got *g); /* checks the order, then sorts by priority */
 int pg_sort_id(const void *a, const void *b); /* qsort of int64_t ids */
 double now_s(void);                           /* monotonic seconds */
 

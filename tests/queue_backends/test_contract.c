@@ -98,6 +98,33 @@ row_make(const char *func, const char *unique, const void *data, size_t len, int
     return r;
 }
 
+/* seen_by_priority: check the contract's order (ids ascend within each priority; priorities may
+ * interleave), then sort the rows by priority, stably, so tests can read them in run order. */
+static void
+seen_by_priority(struct seen *s)
+{
+    int64_t last[3];
+    int any[3] = {0, 0, 0};
+    for (size_t i = 0; i < s->n; i++) {
+        int p = s->rows[i].priority;
+        assert_true(p >= 0 && p <= 2);
+        assert_true(!any[p] || last[p] < s->rows[i].id);
+        last[p] = s->rows[i].id;
+        any[p] = 1;
+    }
+    for (size_t i = 1; i < s->n; i++) {
+        struct qb_row r = s->rows[i];
+        uint8_t *c = s->copies[i];
+        size_t j = i;
+        for (; j > 0 && s->rows[j - 1].priority > r.priority; j--) {
+            s->rows[j] = s->rows[j - 1];
+            s->copies[j] = s->copies[j - 1];
+        }
+        s->rows[j] = r;
+        s->copies[j] = c;
+    }
+}
+
 static void
 replay_all(struct qb *q, struct seen *s)
 {
@@ -106,6 +133,7 @@ replay_all(struct qb *q, struct seen *s)
     if (rc != 0) {
         fail_msg("replay failed: %s", err.msg);
     }
+    seen_by_priority(s);
 }
 
 static void

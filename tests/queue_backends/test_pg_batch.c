@@ -3,7 +3,8 @@
  * that commit become our rows in array order with every field, rolled-back ones never do,
  * NOTIFY on a batch wakes the claimer, malformed batches are refused at INSERT, a batch that
  * cannot be moved keeps its row with the reason and does not block the others, a 20,000-job
- * batch moves whole, a table name too long for its batch table is refused.
+ * batch moves whole, a table name too long for its batch table is refused; the server's own jobs
+ * as batch rows: done bitmaps, restart, deletion, the jobs view.
  * Env: QB_CONNINFO (required), QB_PSQL, QB_PG_SCHEMA (path of sql/postgres/queue.sql). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -218,13 +219,83 @@ test_old_queue_table_gets_batch_table(void **state)
     assert_int_equal(psql_file(path, "pg_old_q"), 0); /* psql: both tables (\ir batch.sql) */
     assert_int_equal(psql_long("SELECT count(*) FROM pg_tables WHERE tablename = 'pg_old_q_batch'"),
                      1);
-    psql_ok("DROP TABLE pg_old_q_batch");
+    psql_ok("DROP TABLE pg_old_q_batch CASCADE");
     struct qb *q = open_as("t-old", "pg_old_q", NULL);
     assert_int_equal(psql_long("SELECT count(*) FROM pg_tables WHERE tablename = 'pg_old_q_batch'"),
                      1);
     psql_ok("INSERT INTO pg_old_q_batch (function_names, data) VALUES ('{o}', '{x}')");
     struct got *g = got_new();
     assert_int_equal(claim_all(q, g), 1);
+    ops->close(q);
+    /* a batch table of the version before servers kept their jobs there (no claimed_by, no done,
+     * no jobs view), with a batch waiting: the next start adds them, and the batch is claimed */
+    psql_ok("DROP VIEW pg_old_q_jobs; DROP TRIGGER gman_queue_notify ON pg_old_q_batch;"
+            " ALTER TABLE pg_old_q_batch DROP COLUMN claimed_by, DROP COLUMN done;"
+            " CREATE TRIGGER gman_queue_notify AFTER INSERT ON pg_old_q_batch"
+            " FOR EACH STATEMENT EXECUTE FUNCTION gman_queue_notify();"
+            " INSERT INTO pg_old_q_batch (function_names, data) VALUES ('{w}', '{y}')");
+    q = open_as("t-old", "pg_old_q", NULL);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_attribute WHERE attrelid ="
+                               " 'pg_old_q_batch'::regclass AND attname IN ('claimed_by', 'done')"
+                               " AND NOT attisdropped"),
+                     2);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_old_q_jobs WHERE claimed_by IS NULL"), 1);
+    assert_int_equal(claim_all(q, g), 1);
+    assert_string_equal(g->func[1], "w");
+    got_free(g);
+    ops->close(q);
+}
+
+/* ---- the server's own jobs as batch rows -------------------------------------------------- */
+
+/* one add = one batch row of ours (never claimed by another server); finished jobs set bits of its
+ * done bitmap, a restart replays only the others (and rebuilds what is open), the row goes once
+ * all are done; the jobs view shows exactly the jobs not done */
+static void
+test_own_batch_rows(void **state)
+{
+    (void)state;
+    struct qb *q = open_as("t-own", "pg_own_q", NULL);
+    enum { N = 20 };
+    struct qb_row rows[N];
+    char keys[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        rows[i] = mkrow("own", keys[i], keys[i], strlen(keys[i]), i % 3, i);
+    }
+    struct gman_err err = {0, ""};
+    assert_int_equal(ops->add(q, rows, N, &err), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_own_q_batch WHERE claimed_by = 't-own'"),
+                     1);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_own_q"), 0);
+    struct qb *other = open_as("t-other", "pg_own_q", NULL);
+    struct got *g = got_new();
+    assert_int_equal(claim_all(other, g), 0); /* ours is not waiting for a claim */
+    ops->close(other);
+    int64_t done[3] = {rows[0].id, rows[9].id, rows[19].id};
+    assert_int_equal(ops->remove(q, done, 3, &err), 0);
+    assert_int_equal(ops->remove(q, done, 1, &err), 0); /* again: fine */
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_own_q_jobs"), N - 3);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_own_q_jobs WHERE unique_key IN"
+                               " ('k0', 'k9', 'k19')"),
+                     0);
+    assert_int_equal(psql_long("SELECT get_bit(done, 9) FROM pg_own_q_batch"), 1);
+    ops->close(q);
+    q = open_as("t-own", "pg_own_q", NULL); /* a restart */
+    replay_all(q, g);
+    assert_int_equal(g->n, N - 3);
+    int64_t rest[N];
+    for (size_t i = 0; i < g->n; i++) {
+        assert_true(g->id[i] != done[0] && g->id[i] != done[1] && g->id[i] != done[2]);
+        int k = atoi(g->uniq[i] + 1);
+        assert_true(g->id[i] == rows[k].id && g->prio[i] == k % 3 && g->when[i] == k);
+        rest[i] = g->id[i];
+    }
+    assert_int_equal(ops->remove(q, rest, g->n - 1, &err), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_own_q_batch"), 1);
+    assert_int_equal(ops->remove(q, rest + g->n - 1, 1, &err), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_own_q_batch"), 0); /* all done: gone */
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_own_q_jobs"), 0);
     got_free(g);
     ops->close(q);
 }
@@ -255,6 +326,7 @@ main(void)
         cmocka_unit_test(test_unmovable_batch_kept),
         cmocka_unit_test(test_big_batch_moves_whole),
         cmocka_unit_test(test_old_queue_table_gets_batch_table),
+        cmocka_unit_test(test_own_batch_rows),
         cmocka_unit_test(test_name_too_long_for_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

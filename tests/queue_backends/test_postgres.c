@@ -210,7 +210,7 @@ test_quoted_schema_table(void **state)
     struct gman_err err = {0, ""};
     struct qb_row row = mkrow("f", "k", "v", 1, 1, 0);
     assert_int_equal(ops->add(q, &row, 1, &err), 0);
-    assert_int_equal(psql_long("SELECT count(*) FROM \"my schema\".\"Queue-1\""), 1);
+    assert_int_equal(psql_long("SELECT count(*) FROM \"my schema\".\"Queue-1_jobs\""), 1);
     assert_int_equal(ops->wait(q, 0, &err), 1); /* LISTEN */
     psql_ok("INSERT INTO \"my schema\".\"Queue-1\" (function_name) VALUES ('from-sql')");
     assert_int_equal(ops->wait(q, 5000, &err), 1);
@@ -222,14 +222,15 @@ test_quoted_schema_table(void **state)
     /* unquoted parts fold to lower case, like gearmand's interpolated name did */
     q = open_as("t-quote", "My_Schema.My_Queue", NULL);
     assert_int_equal(ops->add(q, &row, 1, &err), 0);
-    assert_int_equal(psql_long("SELECT count(*) FROM my_schema.my_queue"), 1);
+    assert_int_equal(psql_long("SELECT count(*) FROM my_schema.my_queue_jobs"), 1);
     ops->close(q);
     /* a hostile table name is a name, nothing else */
     psql_ok("CREATE TABLE pg_sentinel (a int); INSERT INTO pg_sentinel VALUES (1)");
     q = open_as("t-quote", "\"x\"\"; DROP TABLE pg_sentinel; --\"", NULL);
     assert_int_equal(ops->add(q, &row, 1, &err), 0);
     ops->close(q);
-    assert_int_equal(psql_long("SELECT count(*) FROM \"x\"\"; DROP TABLE pg_sentinel; --\""), 1);
+    assert_int_equal(psql_long("SELECT count(*) FROM \"x\"\"; DROP TABLE pg_sentinel; --_jobs\""),
+                     1);
     assert_int_equal(psql_long("SELECT count(*) FROM pg_sentinel"), 1);
 }
 
@@ -305,14 +306,14 @@ test_refused_rows_isolated(void **state)
     assert_int_equal(ops->add(q, bad, 2, &err), 0);
     assert_true(bad[0].status < 0 && bad[1].status < 0);
     assert_non_null(strstr(err.msg, "postgres: "));
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_bad_rows"), 3);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_bad_rows_jobs"), 3);
     got_free(g);
     ops->close(q);
 }
 
-/* ids stay in the order of adds across the COPY path (ids reserved ahead), the fallback that
- * isolates a refused row (ids from the sequence at INSERT time) and a SQL insert in between; a
- * reset sequence is noticed and the pool starts afresh */
+/* ids stay in the order of adds across batch rows (ids reserved ahead), the fallback that
+ * isolates a refused row (a batch row per job) and SQL inserts in between; a reset batch id
+ * sequence is noticed and the pool starts afresh */
 static void
 test_ids_follow_add_order(void **state)
 {
@@ -320,7 +321,7 @@ test_ids_follow_add_order(void **state)
     struct qb *q = open_as("t-order", "pg_order", NULL);
     static const char bad_utf8[] = "bad-\xff";
     struct gman_err err = {0, ""};
-    int64_t last = 0;
+    int64_t last = INT64_MIN;
     for (int round = 0; round < 6; round++) {
         struct qb_row rows[3] = {mkrow("a", "", "", 0, 1, round), mkrow("b", "", "", 0, 1, round),
                                  mkrow("c", "", "", 0, 1, round)};
@@ -328,7 +329,8 @@ test_ids_follow_add_order(void **state)
             rows[1] = mkrow(bad_utf8, "", "", 0, 1, round); /* isolated row by row */
         }
         if (round == 3) {
-            psql_ok("INSERT INTO pg_order (function_name) VALUES ('by-sql')");
+            psql_ok("INSERT INTO pg_order (function_name) VALUES ('by-sql');"
+                    " INSERT INTO pg_order_batch (function_names, data) VALUES ('{s}', '{x}')");
         }
         assert_int_equal(ops->add(q, rows, 3, &err), 0);
         for (int i = 0; i < 3; i++) {
@@ -338,20 +340,22 @@ test_ids_follow_add_order(void **state)
             }
         }
     }
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_order WHERE claimed_by = 't-order'"), 17);
-    psql_ok("DELETE FROM pg_order; SELECT setval(pg_get_serial_sequence('pg_order', 'id'), 1)");
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_order_jobs WHERE claimed_by = 't-order'"),
+                     17);
+    psql_ok("DELETE FROM pg_order; DELETE FROM pg_order_batch;"
+            " SELECT setval(pg_get_serial_sequence('pg_order_batch', 'id'), 1)");
     struct qb_row again = mkrow("after-reset", "", "", 0, 1, 0);
     int rc = ops->add(q, &again, 1, &err); /* adds go on after the sequence was reset */
     if (rc != 0) {
         rc = ops->add(q, &again, 1, &err);
     }
     assert_int_equal(rc, 0);
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_order"), 1);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_order_jobs"), 1);
     ops->close(q);
 }
 
-/* a hand-made table whose id is GENERATED ALWAYS AS IDENTITY refuses given ids: adds still work
- * (INSERT with the default), in order */
+/* a hand-made queue table whose id is GENERATED ALWAYS AS IDENTITY: adds work (they go to the
+ * batch table), in order, and the jobs view shows them */
 static void
 test_identity_always_table(void **state)
 {
@@ -367,7 +371,8 @@ test_identity_always_table(void **state)
     struct gman_err err = {0, ""};
     assert_int_equal(ops->add(q, rows, 3, &err), 0);
     assert_true(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_ident WHERE claimed_by = 't-ident'"), 3);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_ident_jobs WHERE claimed_by = 't-ident'"),
+                     3);
     ops->close(q);
 }
 
@@ -379,9 +384,9 @@ test_database_refuses_batch(void **state)
     (void)state;
     struct qb *q = open_as("t-deny", "pg_deny", NULL);
     psql_ok("CREATE FUNCTION pg_deny_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            " IF NEW.function_name = 'forbidden' THEN RAISE EXCEPTION 'no jobs for you'"
+            " IF 'forbidden' = ANY(NEW.function_names) THEN RAISE EXCEPTION 'no jobs for you'"
             " USING ERRCODE = '42501'; END IF; RETURN NEW; END $$;"
-            " CREATE TRIGGER pg_deny_t BEFORE INSERT ON pg_deny FOR EACH ROW"
+            " CREATE TRIGGER pg_deny_t BEFORE INSERT ON pg_deny_batch FOR EACH ROW"
             " EXECUTE FUNCTION pg_deny_f()");
     struct qb_row rows[2] = {mkrow("fine", "", "a", 1, 1, 0), mkrow("forbidden", "", "b", 1, 1, 0)};
     struct gman_err err = {0, ""};
@@ -389,14 +394,14 @@ test_database_refuses_batch(void **state)
     assert_int_equal(rows[0].status, GMAN_ERR_QUEUE);
     assert_int_equal(rows[1].status, GMAN_ERR_QUEUE);
     assert_non_null(strstr(err.msg, "no jobs for you"));
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_deny"), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_deny_jobs"), 0);
     struct qb_row bad[2] = {mkrow("f", "", "", 0, 7, 0), mkrow("f", "", "", 0, -1, 0)};
     assert_int_equal(ops->add(q, bad, 2, &err), 0);
     assert_int_equal(bad[0].status, GMAN_ERR_INVALID);
     assert_int_equal(bad[1].status, GMAN_ERR_INVALID);
     rows[1] = mkrow("fine-too", "", "c", 1, 1, 0);
     assert_int_equal(ops->add(q, rows, 2, &err), 0); /* the connection is fine afterwards */
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_deny"), 2);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_deny_jobs"), 2);
     ops->close(q);
 }
 
@@ -425,7 +430,7 @@ test_callback_stops(void **state)
     calls = 0;
     assert_int_equal(ops->claim(q, 10, stop_after_one, &calls, &err), 2);
     assert_int_equal(calls, 1);
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_stop WHERE claimed_by = 't-stop'"), 5);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_stop_jobs WHERE claimed_by = 't-stop'"), 5);
     ops->close(q);
 }
 
@@ -443,7 +448,9 @@ test_connection_lost_in_commit(void **state)
             " (TG_OP = 'UPDATE' AND (SELECT on_update FROM pg_commit_kill)) THEN"
             " PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); END IF;"
             " RETURN NULL; END $$;"
-            " CREATE CONSTRAINT TRIGGER pg_commit_t AFTER INSERT OR UPDATE ON pg_commit"
+            " CREATE CONSTRAINT TRIGGER pg_commit_t AFTER UPDATE ON pg_commit"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_commit_f();"
+            " CREATE CONSTRAINT TRIGGER pg_commit_bt AFTER INSERT ON pg_commit_batch"
             " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_commit_f()");
     struct gman_err err = {0, ""};
     struct qb_row rows[2] = {mkrow("x", "", "", 0, 1, 0), mkrow("y", "", "", 0, 1, 0)};
@@ -451,7 +458,7 @@ test_connection_lost_in_commit(void **state)
     assert_int_equal(ops->add(q, rows, 2, &err), GMAN_ERR_CONNECT);
     psql_ok("UPDATE pg_commit_kill SET on_insert = false");
     assert_int_equal(ops->add(q, rows, 2, &err), 0);
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_commit"), 2);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_commit_jobs"), 2);
     psql_ok("INSERT INTO pg_commit (function_name) VALUES ('sql-1'), ('sql-2');"
             " UPDATE pg_commit_kill SET on_update = true");
     struct got *g = got_new();
@@ -460,7 +467,8 @@ test_connection_lost_in_commit(void **state)
     assert_int_equal(claim_all(q, g), 2);
     assert_int_equal(claim_all(q, g), 0);
     assert_int_equal(g->n, 2);
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_commit WHERE claimed_by = 't-commit'"), 4);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_commit_jobs WHERE claimed_by = 't-commit'"),
+                     4);
     got_free(g);
     ops->close(q);
 }
@@ -499,7 +507,8 @@ test_big_payload_and_chunks(void **state)
     assert_int_equal(g->data_len[1234], big);
     assert_memory_equal(g->data[1234], payload, big);
     assert_int_equal(ops->remove(q, g->id, N, &err), 0);
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_big"), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_big_jobs"), 0);
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_big_batch"), 0); /* all done: deleted */
     got_free(g);
     free(rows);
     free(payload);
@@ -696,8 +705,9 @@ test_crash_during_adds(void **state)
     printf("# crash during adds: acked %zu, failed calls %zu\n", nacked, failures);
     assert_true(failures > 0); /* the crash did hit the load */
     assert_int_equal(nacked, (size_t)b * BATCH);
-    assert_int_equal(psql_long("SELECT count(*) FROM pg_crash_add"), (long)nacked); /* no strays */
-    assert_int_equal(psql_long("SELECT count(DISTINCT unique_key) FROM pg_crash_add"),
+    assert_int_equal(psql_long("SELECT count(*) FROM pg_crash_add_jobs"),
+                     (long)nacked); /* no strays */
+    assert_int_equal(psql_long("SELECT count(DISTINCT unique_key) FROM pg_crash_add_jobs"),
                      (long)nacked); /* every ack there, once */
     struct got *g = got_new();
     replay_all(q, g); /* stops at 4096: enough to see the ids are the acknowledged ones */
