@@ -352,7 +352,9 @@ pg_batch_add(struct pg_batch *b, PGconn *c, const char *owner, struct qb_row *ro
     b->head += chunks; /* used up even if the add fails: an id is never given twice */
     int committing = 0;
     rc = pb_write(b, c, owner, rows, n, ids, chunks, fail, ctx, &committing);
-    if (rc != 0 && committing && PQstatus(c) != CONNECTION_OK) {
+    /* a lost connection, or an error that says it is being lost (a crash of the database sends
+     * 57P02 first), may come after the commit was made durable: in doubt */
+    if (committing && (rc == GMAN_ERR_CONNECT || (rc != 0 && PQstatus(c) != CONNECTION_OK))) {
         *doubt = 1;
         pb_doubt(b, ids, chunks);
     }
@@ -401,7 +403,7 @@ pg_batch_add_each(struct pg_batch *b, PGconn *c, const char *owner, struct qb_ro
         if (rows[i].status == 0 && pg_batch_split(rows[i].id, &bid, &idx)) {
             if (rc == 0) {
                 (void)pg_bset_add(b->set, bid, 1, NULL, 0);
-            } else if (PQstatus(c) != CONNECTION_OK) {
+            } else if (rc == GMAN_ERR_CONNECT || PQstatus(c) != CONNECTION_OK) {
                 *doubt = 1; /* the COMMIT may have happened (or the rows are gone anyway) */
                 pb_doubt(b, &bid, 1);
             }

@@ -21,7 +21,8 @@
 struct pg_batch;
 
 /* A failed statement: classify r (may be NULL: the connection broke), free it, return a negative
- * code (and fill the caller's error). */
+ * code (and fill the caller's error): GMAN_ERR_CONNECT when the connection is or is being lost
+ * (08xxx, 57Pxx: then a COMMIT sent may have happened). */
 typedef int (*pg_batch_fail_fn)(void *ctx, PGresult *r, const char *what);
 
 /* pg_batch_job_id: the qb id of job idx of batch bid. pg_batch_split: the reverse; 0 if id is
