@@ -154,11 +154,38 @@ d_dups() {
     uniq -d "$1"
 }
 
-# d_table_keys B TABLE OWNER OUT: the unique_key of OWNER's rows in TABLE, sorted, into OUT.
+# d_table_keys B TABLE OWNER OUT: the unique_key of OWNER's rows in TABLE, sorted, into OUT
+# (mysql: also the not-done jobs of OWNER's rows in TABLE_batch, see d_mysql_batch_keys).
 d_table_keys() {
     d_sql "$1" "SELECT unique_key FROM $2 WHERE claimed_by = '$3'" >"$4.tmp" || return 1
+    if [ "$1" = mysql ]; then
+        d_sql "$1" "$(d_mysql_batch_keys "$2" "$3")" >>"$4.tmp" || return 1
+    fi
     LC_ALL=C sort "$4.tmp" >"$4"
     rm -f "$4.tmp"
+}
+
+# d_mysql_batch_keys TABLE OWNER: SQL listing the unique keys of the jobs not done in OWNER's
+# rows of TABLE_batch, decoded in SQL from the encoding in sql/mysql/batch.sql.
+d_mysql_batch_keys() {
+    local f u d
+    f="CONV(HEX(SUBSTRING(b.jobs, j.pos + 9, 4)), 16, 10)"
+    u="CONV(HEX(SUBSTRING(b.jobs, j.pos + 13 + $f, 4)), 16, 10)"
+    d="CONV(HEX(SUBSTRING(b.jobs, j.pos + 17 + $f + $u, 4)), 16, 10)"
+    echo "WITH RECURSIVE j (bid, i, pos) AS (SELECT id, 0, 1 FROM ${1}_batch WHERE claimed_by =
+        '$2' UNION ALL SELECT j.bid, j.i + 1, j.pos + 21 + $f + $u + $d FROM j JOIN ${1}_batch b
+        ON b.id = j.bid WHERE j.i + 1 < b.njobs) SELECT SUBSTRING(b.jobs, j.pos + 17 + $f, $u)
+        FROM j JOIN ${1}_batch b ON b.id = j.bid WHERE b.done IS NULL OR
+        (ASCII(SUBSTRING(b.done, j.i DIV 8 + 1, 1)) >> (j.i % 8)) & 1 = 0"
+}
+
+# d_rows_sql B TABLE: SQL counting every stored job of TABLE (mysql: plus the not-done jobs of
+# TABLE_batch, sql/mysql/batch.sql).
+d_rows_sql() {
+    case $1 in
+    mysql) echo "SELECT (SELECT COUNT(*) FROM $2) + (SELECT COALESCE(SUM(nopen), 0) FROM ${2}_batch)" ;;
+    *) echo "SELECT COUNT(*) FROM $2" ;;
+    esac
 }
 
 # d_check_replay B TABLE OWNER STORED FUNC: after a restart, the log's replay count is the number
@@ -185,6 +212,6 @@ d_check_replay() {
     grep -q '	bad$' "$D_WORK/$what.replay" &&
         { d_fail "$what: a replayed job's payload changed: $(grep -m1 '	bad$' \
             "$D_WORK/$what.replay")"; return 1; }
-    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 ||
+    d_wait_sql "$b" "$(d_rows_sql "$b" "$table")" 0 10 ||
         { d_fail "$what: rows left after the drain"; return 1; }
 }
