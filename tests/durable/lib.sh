@@ -21,7 +21,8 @@ d_info() {
 d_sql() {
     case $1 in
     pg) pg_psql -At -F "$(printf '\t')" -c "$2" ;;
-    mysql) mdb_sql -e "$2" ;;
+    # (d_jobs_table's recursive CTE takes one iteration per job of a batch row; default 1000)
+    mysql) mdb_sql -e "SET SESSION max_recursive_iterations = 100000000; $2" ;;
     *) d_fail "d_sql: unknown backend $1" ;;
     esac
 }
@@ -154,29 +155,37 @@ d_dups() {
     uniq -d "$1"
 }
 
-# d_table_keys B TABLE OWNER OUT: the unique_key of OWNER's rows in TABLE, sorted, into OUT
-# (mysql: also the not-done jobs of OWNER's rows in TABLE_batch, see d_mysql_batch_keys).
+# d_table_keys B TABLE OWNER OUT: the unique_key of OWNER's jobs in TABLE, sorted, into OUT.
 d_table_keys() {
-    d_sql "$1" "SELECT unique_key FROM $2 WHERE claimed_by = '$3'" >"$4.tmp" || return 1
-    if [ "$1" = mysql ]; then
-        d_sql "$1" "$(d_mysql_batch_keys "$2" "$3")" >>"$4.tmp" || return 1
-    fi
+    d_sql "$1" "SELECT unique_key FROM $(d_jobs_table "$1" "$2") WHERE claimed_by = '$3'" \
+        >"$4.tmp" || return 1
     LC_ALL=C sort "$4.tmp" >"$4"
     rm -f "$4.tmp"
 }
 
-# d_mysql_batch_keys TABLE OWNER: SQL listing the unique keys of the jobs not done in OWNER's
-# rows of TABLE_batch, decoded in SQL from the encoding in sql/mysql/batch.sql.
-d_mysql_batch_keys() {
+# d_jobs_table B TABLE: TABLE for FROM (columns id, function_name, unique_key, priority, data,
+# when_to_run, claimed_by); on mysql a derived table adding the jobs not done of TABLE_batch,
+# decoded in SQL from the encoding in sql/mysql/batch.sql (a server stores its own jobs there),
+# with the server's ids for them (negative, ascending in submission order).
+d_jobs_table() {
+    [ "$1" = mysql ] || { echo "$2"; return 0; }
     local f u d
     f="CONV(HEX(SUBSTRING(b.jobs, j.pos + 9, 4)), 16, 10)"
     u="CONV(HEX(SUBSTRING(b.jobs, j.pos + 13 + $f, 4)), 16, 10)"
     d="CONV(HEX(SUBSTRING(b.jobs, j.pos + 17 + $f + $u, 4)), 16, 10)"
-    echo "WITH RECURSIVE j (bid, i, pos) AS (SELECT id, 0, 1 FROM ${1}_batch WHERE claimed_by =
-        '$2' UNION ALL SELECT j.bid, j.i + 1, j.pos + 21 + $f + $u + $d FROM j JOIN ${1}_batch b
-        ON b.id = j.bid WHERE j.i + 1 < b.njobs) SELECT SUBSTRING(b.jobs, j.pos + 17 + $f, $u)
-        FROM j JOIN ${1}_batch b ON b.id = j.bid WHERE b.done IS NULL OR
-        (ASCII(SUBSTRING(b.done, j.i DIV 8 + 1, 1)) >> (j.i % 8)) & 1 = 0"
+    echo "(WITH RECURSIVE j (bid, i, pos) AS (SELECT id, 0, 1 FROM ${2}_batch UNION ALL
+        SELECT j.bid, j.i + 1, j.pos + 21 + $f + $u + $d FROM j JOIN ${2}_batch b
+        ON b.id = j.bid WHERE j.i + 1 < b.njobs)
+        SELECT CAST(j.bid * 65536 + j.i AS SIGNED) - 9223372036854775807 - 1 AS id,
+        SUBSTRING(b.jobs, j.pos + 13, $f) AS function_name,
+        SUBSTRING(b.jobs, j.pos + 17 + $f, $u) AS unique_key,
+        ASCII(SUBSTRING(b.jobs, j.pos, 1)) AS priority,
+        SUBSTRING(b.jobs, j.pos + 21 + $f + $u, $d) AS data,
+        CAST(CONV(HEX(SUBSTRING(b.jobs, j.pos + 1, 8)), 16, 10) AS SIGNED) AS when_to_run,
+        b.claimed_by FROM j JOIN ${2}_batch b ON b.id = j.bid WHERE b.done IS NULL OR
+        (ASCII(SUBSTRING(b.done, j.i DIV 8 + 1, 1)) >> (j.i % 8)) & 1 = 0
+        UNION ALL SELECT CAST(id AS SIGNED), function_name, unique_key, priority, data,
+        when_to_run, claimed_by FROM $2) AS jobs"
 }
 
 # d_rows_sql B TABLE: SQL counting every stored job of TABLE (mysql: plus the not-done jobs of

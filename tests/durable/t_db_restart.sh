@@ -110,6 +110,6 @@ t_db_restart() {
     d_runs "$w/run" >"$w/ran"
     cmp -s "$w/ran" "$w/stored" || { d_fail "drain ran $(d_count "$w/ran") jobs for" \
         "$(d_count "$w/stored") rows"; return 1; }
-    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 15 || return 1
+    d_wait_sql "$b" "$(d_rows_sql "$b" "$table")" 0 15 || return 1
     d_info "drain: every stored job ran once; table empty"
 }

@@ -37,7 +37,8 @@ print $fh "#soon\t$soon\n";
 EOF
     # the table as stored (before the crash)
     local rows
-    rows=$(d_sql "$b" "SELECT unique_key, priority, when_to_run FROM $table ORDER BY id" |
+    rows=$(d_sql "$b" "SELECT unique_key, priority, when_to_run FROM $(d_jobs_table "$b" "$table")
+        ORDER BY id" |
         tr '\t\n' ' ;')
     d_kill9
     local want
@@ -95,7 +96,7 @@ $w->expect_silence(1.5);    # 4102444800 stays delayed
 printf "# restored %d jobs in order; epoch job ran %.2f s after due; 2100-01-01 job still "
     . "delayed\n", scalar @want, $at - $soon;
 EOF
-    d_wait_sql "$b" "SELECT unique_key, priority, when_to_run FROM $table" \
+    d_wait_sql "$b" "SELECT unique_key, priority, when_to_run FROM $(d_jobs_table "$b" "$table")" \
         "far	1	4102444800" 10 || return 1
     local st
     st=$(gm_admin status | awk -F'\t' '$1 == "rs" { print $2, $3 }')

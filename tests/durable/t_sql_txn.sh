@@ -58,6 +58,6 @@ t_sql_txn() {
     d_info "rolled back: never ran; committed (2 rows): each ran once, at most" \
         "$(awk -F'\t' -v t="$t_commit" '$1 == "G" { printf "%s%.2f s", sep, $2 - t - 1; sep = ", " }' "$w/run")" \
         "after COMMIT"
-    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 || return 1
+    d_wait_sql "$b" "$(d_rows_sql "$b" "$table")" 0 10 || return 1
     d_info "table empty after the jobs completed"
 }

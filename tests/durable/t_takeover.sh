@@ -38,7 +38,7 @@ t_takeover() {
             unpack("H*", "$u\0\xff\0" . ("p" x $i)) };
         print "$u " if $hex ne $want;')
     [ -z "$bad" ] || { d_fail "payloads changed for: $bad"; return 1; }
-    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 || return 1
+    d_wait_sql "$b" "$(d_rows_sql "$b" "$table")" 0 10 || return 1
     local kept
     kept=$(d_sql "$b" "SELECT COUNT(*) FROM ${table}_gearmand")
     [ "$kept" = $((n + 1)) ] ||

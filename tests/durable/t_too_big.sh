@@ -59,14 +59,14 @@ $big->submit(SUBMIT_JOB_BG, 'tb', 'after', $payload->('after', 100));
 print "# 1600 small jobs in the same moment: all acknowledged\n";
 EOF
     local rows want_rows
-    rows=$(d_sql "$b" "SELECT unique_key, LENGTH(data) FROM $table WHERE unique_key NOT LIKE 'tb-%'
+    rows=$(d_sql "$b" "SELECT unique_key, LENGTH(data) FROM $(d_jobs_table "$b" "$table") WHERE unique_key NOT LIKE 'tb-%'
         ORDER BY unique_key" | tr '\t\n' ' ;')
     case $b in
     pg) want_rows="after 100;big 2097152;mid 921600;" ;;
     mysql) want_rows="after 100;badenc 100;mid 921600;" ;;
     esac
     [ "$rows" = "$want_rows" ] || { d_fail "stored rows: [$rows], want [$want_rows]"; return 1; }
-    [ "$(d_sql "$b" "SELECT COUNT(*) FROM $table WHERE unique_key LIKE 'tb-%'")" = 1600 ] ||
+    [ "$(d_sql "$b" "SELECT COUNT(*) FROM $(d_jobs_table "$b" "$table") WHERE unique_key LIKE 'tb-%'")" = 1600 ] ||
         { d_fail "not all 1600 small jobs are stored"; return 1; }
     # no retry loop: the writer is idle again, the log does not fill with attempts
     sleep 1

@@ -26,7 +26,7 @@ open(my $fh, '>', $out) or die;
 print $fh "$h1\n$h2[0]\n";
 EOF
     local rows
-    rows=$(d_sql "$b" "SELECT function_name, unique_key, COUNT(*) FROM $table
+    rows=$(d_sql "$b" "SELECT function_name, unique_key, COUNT(*) FROM $(d_jobs_table "$b" "$table")
         GROUP BY function_name, unique_key ORDER BY 1, 2" | tr '\t\n' ' ;')
     [ "$rows" = "uq key-1 1;uq key-2 1;uq-other key-1 1;" ] ||
         { d_fail "rows after the coalesced submits: [$rows]"; return 1; }
@@ -70,8 +70,8 @@ $w2->req(WORK_COMPLETE, $h, '');
 $w2->echo;
 $w->echo;
 EOF
-    d_wait_sql "$b" "SELECT COUNT(*) FROM $table" 0 10 || {
-        d_fail "rows left: $(d_sql "$b" "SELECT function_name, unique_key FROM $table" |
+    d_wait_sql "$b" "$(d_rows_sql "$b" "$table")" 0 10 || {
+        d_fail "rows left: $(d_sql "$b" "SELECT function_name, unique_key FROM $(d_jobs_table "$b" "$table")" |
             tr '\n' ' ')"
         return 1
     }
