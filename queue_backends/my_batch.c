@@ -11,8 +11,8 @@
 
 #include "my_conn.h"
 
-#define MYB_JOB_HEAD 21 /* priority 1, when 8, three 4-byte lengths */
-#define MYB_ROW_SLACK 64 /* bytes of a batch INSERT besides the owner and the jobs */
+#define MYB_JOB_HEAD 21               /* priority 1, when 8, three 4-byte lengths */
+#define MYB_ROW_SLACK 64              /* bytes of a batch INSERT besides the owner and the jobs */
 #define MYB_ID_MAX ((int64_t)1 << 47) /* batch ids below this fit a job id */
 #define MYB_DONE_MAX (MY_BATCH_JOBS_MAX / 8)
 
@@ -30,9 +30,9 @@ struct myb_list {
 };
 
 struct my_batch {
-    struct myb_list open;    /* sorted by id */
-    size_t dead;             /* tombstones in open */
-    struct myb_list pending; /* added, not yet committed */
+    struct myb_list open;     /* sorted by id */
+    size_t dead;              /* tombstones in open */
+    struct myb_list pending;  /* added, not yet committed */
     struct my_conn_ids dirty; /* ids of batches with dirty set */
     struct my_conn_ids gone;  /* scratch: batches to delete */
     unsigned char *buf;       /* the encoded jobs / a fetched jobs column */
@@ -202,8 +202,8 @@ myb_encode(unsigned char *p, const struct qb_row *r)
 /* myb_fill: encode rows with status 0 from *from on into b->buf, up to the job and packet limits;
  * advances *from past them. Sets *njobs, *bytes, *prios. 0 or -1 (out of memory). */
 static int
-myb_fill(struct qb *q, const struct qb_row *rows, size_t n, size_t *from, int *njobs,
-         size_t *bytes, int *prios)
+myb_fill(struct qb *q, const struct qb_row *rows, size_t n, size_t *from, int *njobs, size_t *bytes,
+         int *prios)
 {
     struct my_batch *b = q->bt;
     size_t limit = q->packet_max - q->owner_len - MYB_ROW_SLACK, at = 0, i = *from;
@@ -232,8 +232,7 @@ myb_fill(struct qb *q, const struct qb_row *rows, size_t n, size_t *from, int *n
 
 /* myb_insert_row: INSERT the encoded batch; its id in *bid. */
 static int
-myb_insert_row(struct qb *q, int njobs, size_t bytes, int prios, int64_t *bid,
-               struct gman_err *err)
+myb_insert_row(struct qb *q, int njobs, size_t bytes, int prios, int64_t *bid, struct gman_err *err)
 {
     MYSQL_STMT *st;
     MYSQL_BIND p[5];
@@ -513,8 +512,8 @@ my_batch_load(struct qb *q, struct gman_err *err)
     int f;
     while (rc == 0 && ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED)) {
         if (njobs < 1 || njobs > MY_BATCH_JOBS_MAX) {
-            rc = gman_err_set(err, GMAN_ERR_QUEUE, "mysql: batch %llu: njobs %ld is not 1-%d",
-                              id, njobs, MY_BATCH_JOBS_MAX);
+            rc = gman_err_set(err, GMAN_ERR_QUEUE, "mysql: batch %llu: njobs %ld is not 1-%d", id,
+                              njobs, MY_BATCH_JOBS_MAX);
         } else if (myb_loaded(q->bt, (int64_t)id, njobs, done, null[2] ? 0 : len[2]) != 0) {
             rc = gman_err_set(err, GMAN_ERR_NOMEM, "mysql: out of memory");
         }
@@ -559,8 +558,8 @@ myb_decode(const unsigned char *p, const unsigned char *end, struct qb_row *row,
 /* myb_jobs: fn over the not-done jobs of priority prio in batch bid (njobs encoded in
  * b->buf[0..len)). Sets *stop when fn asks. 0 or -1 (malformed). */
 static int
-myb_jobs(struct my_batch *b, int64_t bid, long njobs, size_t len, int prio, qb_row_fn fn,
-         void *ctx, int *stop)
+myb_jobs(struct my_batch *b, int64_t bid, long njobs, size_t len, int prio, qb_row_fn fn, void *ctx,
+         int *stop)
 {
     const struct myb_open *o = myb_find(b, bid);
     const unsigned char *p = b->buf, *end = b->buf + len;
@@ -646,8 +645,7 @@ myb_page(struct qb *q, int prio, int64_t *after, qb_row_fn fn, void *ctx, int *s
 }
 
 int
-my_batch_replay(struct qb *q, int prio, qb_row_fn fn, void *ctx, int *stop,
-                struct gman_err *err)
+my_batch_replay(struct qb *q, int prio, qb_row_fn fn, void *ctx, int *stop, struct gman_err *err)
 {
     int64_t after = 0;
     int rc;

@@ -87,7 +87,8 @@ struct qb {
     struct my_batch *bt;      /* the open batches this server stored (my_batch.h) */
     unsigned long packet;     /* the server's max_allowed_packet (bytes) */
     unsigned long packet_max; /* bytes one statement's rows may take */
-    int per_row;              /* innodb_autoinc_lock_mode 2: ids only from one-row INSERTs */
+    int per_row;              /* innodb_autoinc_lock_mode 2 (informational: every add's INSERT
+                               * is one row now, so ids come from LAST_INSERT_ID either way) */
     int64_t id_step;          /* auto_increment_increment */
     MYSQL_STMT *st[MYQ_KINDS][MYQ_CHUNK_LOG + 1]; /* prepared on first use, per 2^n rows */
     MYSQL_BIND *pb;                               /* MYQ_PARAMS * MYQ_CHUNK_MAX parameter slots */

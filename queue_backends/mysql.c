@@ -1,7 +1,9 @@
 /* mysql.c - MySQL/MariaDB durable queue on MariaDB Connector/C: the qb_ops. Prepared statements
- * only, one transaction per call, multi-row INSERT batches, keyset-paged replay, FOR UPDATE SKIP
- * LOCKED claims of rows inserted by SQL. The connection, SQL text and statements are in
- * my_conn.c, the table in my_schema.c (my_conn.h, my_schema.h). Exports only qb_mysql_ops. */
+ * only, one transaction per call; the server's own jobs go into one batch row per add
+ * (<table>_batch, my_batch.c), rows refused there into the queue table one INSERT each;
+ * keyset-paged replay, FOR UPDATE SKIP LOCKED claims of rows inserted by SQL. The connection, SQL
+ * text and statements are in my_conn.c, the tables in my_schema.c (my_conn.h, my_schema.h).
+ * Exports only qb_mysql_ops. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
