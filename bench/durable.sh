@@ -237,16 +237,26 @@ drop_table() {
 fresh_table() {
     local table
     eval "table=\$TABLE_$1"
-    drop_table "$2" "$table"
+    drop_table "$2" "$table" || return 1
+    if [ "$2" = mariadb ] && [ "$1" = ours ]; then # its own jobs' rows (sql/mysql/batch.sql)
+        drop_table "$2" "${table}_batch"
+    fi
 }
 
-# count_rows SRV DB: the stored jobs of SRV's table (ours on pg: the view <table>_jobs, which
-# also counts the jobs of batch rows not yet done).
+# count_rows SRV DB: the stored jobs of SRV's table. Ours keeps its own jobs in batch rows: on pg
+# the view <table>_jobs counts them with the queue table's rows; on MariaDB the batch rows'
+# nopen column does (sql/mysql/batch.sql).
 count_rows() {
     local table
     eval "table=\$TABLE_$1"
-    [ "$1" = ours ] && [ "$2" = pg ] && table=${table}_jobs
-    sql "$2" "SELECT COUNT(*) FROM $table"
+    if [ "$1" = ours ] && [ "$2" = pg ]; then
+        sql "$2" "SELECT COUNT(*) FROM ${table}_jobs"
+    elif [ "$1" = ours ] && [ "$2" = mariadb ]; then
+        sql "$2" "SELECT (SELECT COUNT(*) FROM $table) +
+            (SELECT COALESCE(SUM(nopen), 0) FROM ${table}_batch)"
+    else
+        sql "$2" "SELECT COUNT(*) FROM $table"
+    fi
 }
 
 # loadgen OUT ARGS...: loadgen against the current server, output in $TMP/OUT.

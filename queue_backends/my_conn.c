@@ -32,6 +32,16 @@ const struct my_conn_form my_conn_forms[MYQ_KINDS] = {
     [MYQ_PICK] = {"SELECT " MYQ_COLS " FROM ",
                   " WHERE claimed_by IS NULL ORDER BY priority, id LIMIT ? FOR UPDATE SKIP LOCKED",
                   "", ""},
+    [MYQ_BINSERT] = {"INSERT INTO ", " (claimed_by, njobs, nopen, prios, jobs) VALUES (?,?,?,?,?)",
+                     "", "", 1},
+    [MYQ_BUPDATE] = {"UPDATE ", " SET done = ?, nopen = ? WHERE id = ?", "", "", 1},
+    [MYQ_BDELETE] = {"DELETE FROM ", " WHERE id IN (", "?", ")", 1},
+    [MYQ_BSTATE] = {"SELECT id, njobs, done FROM ", " WHERE claimed_by = ? ORDER BY id", "", "", 1},
+    [MYQ_BPAGE] =
+        {"SELECT id, njobs, jobs FROM ",
+         " WHERE claimed_by = ? AND (prios & ?) <> 0 AND id > ? ORDER BY id LIMIT " MYQ_STR(
+             MYQ_BPAGE_ROWS),
+         "", "", 1},
 };
 
 static int myq_resolve(struct qb *q, struct gman_err *err);
@@ -458,7 +468,7 @@ my_conn_stmt(struct qb *q, enum my_conn_kind kind, unsigned lg, MYSQL_STMT **out
     const struct my_conn_form *f = &my_conn_forms[kind];
     struct my_conn_sb b = {0};
     my_conn_sb_str(&b, f->head);
-    my_conn_sb_str(&b, q->qname);
+    my_conn_sb_str(&b, f->batch ? q->qbatch : q->qname);
     my_conn_sb_str(&b, f->mid);
     for (size_t i = 0; f->each[0] != '\0' && i < ((size_t)1 << lg); i++) {
         my_conn_sb_str(&b, i > 0 ? "," : "");
@@ -505,7 +515,7 @@ my_conn_ids_exec(struct qb *q, enum my_conn_kind kind, const int64_t *ids, size_
             my_conn_bind_i64(&q->pb[p + i], &ids[done + i]);
         }
         if (mysql_stmt_bind_param(st, q->pb) != 0 || mysql_stmt_execute(st) != 0) {
-            return my_conn_fail_stmt(q, st, kind == MYQ_DELETE ? "delete" : "set claimed_by", err);
+            return my_conn_fail_stmt(q, st, kind == MYQ_OWN ? "set claimed_by" : "delete", err);
         }
         done += k;
     }
@@ -540,6 +550,15 @@ myq_resolve(struct qb *q, struct gman_err *err)
         }
         if (rc == 0) {
             q->doubt_add.n = 0;
+        }
+    }
+    if (rc == 0 && q->doubt_batch.n > 0) {
+        rc = my_conn_ids_exec(q, MYQ_BDELETE, q->doubt_batch.v, q->doubt_batch.n, NULL, NULL, err);
+        if (rc == 0) {
+            rc = my_conn_commit(q, "delete the batches of an interrupted add", err);
+        }
+        if (rc == 0) {
+            q->doubt_batch.n = 0;
         }
     }
     if (rc == 0 && q->doubt_claim.n > 0) {

@@ -17,6 +17,7 @@
 #define MYQ_CHUNK_MAX (1u << MYQ_CHUNK_LOG)
 #define MYQ_PARAMS 6                /* bound parameters per inserted row */
 #define MYQ_PAGE_ROWS 10000         /* replay keyset page (rows) */
+#define MYQ_BPAGE_ROWS 64           /* replay keyset page (batch rows) */
 #define MYQ_ROW_OVERHEAD 128        /* protocol bytes per row beyond its fields */
 #define MYQ_PACKET_SLACK 8192       /* bytes of a packet kept for the statement itself */
 #define MYQ_NAME_MAX 64             /* identifier length limit (bytes here) */
@@ -26,16 +27,32 @@
 #define MYQ_IO_TIMEOUT 60           /* s, one socket read or write */
 #define MYQ_NEW_SUFFIX "_gman_new"  /* takeover copy, renamed into place when complete */
 #define MYQ_KEPT_SUFFIX "_gearmand" /* the taken-over gearmand table is kept under this */
+#define MYQ_BATCH_SUFFIX "_batch"   /* the batch table beside the queue table */
 #define MYQ_CHECK_VIOLATED 3819     /* MySQL 8 ER_CHECK_CONSTRAINT_VIOLATED */
 #define MYQ_ROW_FAILED 1            /* internal: a statement failed because of its rows */
 #define MYQ_STR_(x) #x
 #define MYQ_STR(x) MYQ_STR_(x)
 
-enum my_conn_kind { MYQ_INSERT, MYQ_DELETE, MYQ_OWN, MYQ_PAGE, MYQ_PICK, MYQ_KINDS };
+/* Statement kinds; MYQ_B* run on the batch table (sql/mysql/batch.sql, my_batch.c). */
+enum my_conn_kind {
+    MYQ_INSERT,
+    MYQ_DELETE,
+    MYQ_OWN,
+    MYQ_PAGE,
+    MYQ_PICK,
+    MYQ_BINSERT,
+    MYQ_BUPDATE,
+    MYQ_BDELETE,
+    MYQ_BSTATE,
+    MYQ_BPAGE,
+    MYQ_KINDS
+};
 
-/* A prepared statement's text: head, quoted table, mid, `each` repeated per row/id, tail. */
+/* A prepared statement's text: head, quoted table (the batch table when batch is set), mid,
+ * `each` repeated per row/id, tail. */
 struct my_conn_form {
     const char *head, *mid, *each, *tail;
+    int batch;
 };
 
 #define MYQ_COLS "id, function_name, unique_key, priority, data, when_to_run"
@@ -66,15 +83,19 @@ struct qb {
     char *schema;             /* database part of the table name; NULL = the connection's */
     char *table;              /* table part, unquoted */
     char *qname;              /* `schema`.`table`, quoted for SQL text */
+    char *qbatch;             /* the batch table, `schema`.`table_batch`, quoted */
+    struct my_batch *bt;      /* the open batches this server stored (my_batch.h) */
     unsigned long packet;     /* the server's max_allowed_packet (bytes) */
     unsigned long packet_max; /* bytes one statement's rows may take */
-    int per_row;              /* innodb_autoinc_lock_mode 2: ids only from one-row INSERTs */
+    int per_row;              /* innodb_autoinc_lock_mode 2 (informational: every add's INSERT
+                               * is one row now, so ids come from LAST_INSERT_ID either way) */
     int64_t id_step;          /* auto_increment_increment */
     MYSQL_STMT *st[MYQ_KINDS][MYQ_CHUNK_LOG + 1]; /* prepared on first use, per 2^n rows */
     MYSQL_BIND *pb;                               /* MYQ_PARAMS * MYQ_CHUNK_MAX parameter slots */
     struct my_conn_reader rd;
     struct my_conn_ids doubt_add; /* ids of an add whose COMMIT was cut off: deleted on reconnect */
     struct my_conn_ids doubt_claim; /* ids of a claim whose COMMIT was cut off: released likewise */
+    struct my_conn_ids doubt_batch; /* batch rows of an add whose COMMIT was cut off: deleted */
 };
 
 /* A growing SQL text; appends after a failed one are ignored (oom says so). */
@@ -141,7 +162,7 @@ int my_conn_ready(struct qb *q, struct gman_err *err);
  * connection drops. */
 int my_conn_stmt(struct qb *q, enum my_conn_kind kind, unsigned lg, MYSQL_STMT **out,
                  struct gman_err *err);
-/* my_conn_ids_exec: run DELETE or OWN over ids in chunks inside the open transaction. OWN sets
+/* my_conn_ids_exec: run DELETE, BDELETE or OWN over ids in chunks inside the open transaction. OWN sets
  * claimed_by to `to` where it equals `from` (NULL = SQL NULL). */
 int my_conn_ids_exec(struct qb *q, enum my_conn_kind kind, const int64_t *ids, size_t n,
                      const char *from, const char *to, struct gman_err *err);

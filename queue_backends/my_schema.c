@@ -1,5 +1,5 @@
-/* my_schema.c - the MySQL/MariaDB backend's table (see my_schema.h): created from
- * sql/mysql/queue.sql when missing, recognised when it is ours, a gearmand-made table taken over
+/* my_schema.c - the MySQL/MariaDB backend's tables (see my_schema.h): the queue table created from
+ * sql/mysql/queue.sql when missing (the batch table from sql/mysql/batch.sql likewise), recognised when it is ours, a gearmand-made table taken over
  * (see sql/mysql/README.md). */
 #include "my_schema.h"
 
@@ -23,6 +23,12 @@ static const char myq_ddl[] =
 #include "sql/mysql/queue.sql.h"
     ;
 #define MYQ_DDL_NAME "`gearman_queue`"
+
+/* sql/mysql/batch.sql likewise: the batch table, named MYQ_BDDL_NAME there. */
+static const char myq_bddl[] =
+#include "sql/mysql/batch.sql.h"
+    ;
+#define MYQ_BDDL_NAME "`gearman_queue_batch`"
 
 /* ---- the table: create, recognise, take over gearmand's ---- */
 
@@ -82,18 +88,21 @@ myq_shape(struct qb *q, unsigned *mask, unsigned *ncols, struct gman_err *err)
     return rc;
 }
 
-/* myq_create: CREATE TABLE IF NOT EXISTS from sql/mysql/queue.sql for the table + suffix. */
+/* myq_create_from: CREATE TABLE IF NOT EXISTS from ddl (naming its table `name`) for the
+ * table + suffix. */
 static int
-myq_create(struct qb *q, const char *suffix, const char *what, struct gman_err *err)
+myq_create_from(struct qb *q, const char *ddl, const char *name, const char *suffix,
+                const char *what, struct gman_err *err)
 {
-    const char *at = strstr(myq_ddl, MYQ_DDL_NAME);
+    const char *at = strstr(ddl, name);
     struct my_conn_sb b = {0};
     if (at == NULL) {
-        return gman_err_set(err, GMAN_ERR_QUEUE, "mysql: sql/mysql/queue.sql lost its table name");
+        return gman_err_set(err, GMAN_ERR_QUEUE, "mysql: sql/mysql/*.sql lost the table name %s",
+                            name);
     }
-    my_conn_sb_put(&b, myq_ddl, (size_t)(at - myq_ddl));
+    my_conn_sb_put(&b, ddl, (size_t)(at - ddl));
     my_conn_sb_name(q, &b, suffix);
-    my_conn_sb_str(&b, at + strlen(MYQ_DDL_NAME));
+    my_conn_sb_str(&b, at + strlen(name));
     char *sql = my_conn_sb_done(&b);
     if (sql == NULL) {
         return my_conn_nomem(q, err);
@@ -101,6 +110,13 @@ myq_create(struct qb *q, const char *suffix, const char *what, struct gman_err *
     int rc = my_conn_exec(q, sql, what, err);
     free(sql);
     return rc;
+}
+
+/* myq_create: CREATE TABLE IF NOT EXISTS from sql/mysql/queue.sql for the table + suffix. */
+static int
+myq_create(struct qb *q, const char *suffix, const char *what, struct gman_err *err)
+{
+    return myq_create_from(q, myq_ddl, MYQ_DDL_NAME, suffix, what, err);
 }
 
 /* myq_run: expand tmpl (see my_conn_expand) and run it; with out, read one integer. */
@@ -206,6 +222,10 @@ my_schema_check(struct qb *q, struct gman_err *err)
                           "mysql: table %s has neither this server's columns "
                           "(sql/mysql/queue.sql) nor gearmand's; not touching it",
                           q->qname);
+    }
+    if (rc == 0) { /* the batch table (sql/mysql/batch.sql), created when missing */
+        rc = myq_create_from(q, myq_bddl, MYQ_BDDL_NAME, MYQ_BATCH_SUFFIX, "create the batch table",
+                             err);
     }
     if (q->m != NULL) {
         mysql_query(q->m, "DO RELEASE_LOCK('gman_queue_schema')");

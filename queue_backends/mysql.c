@@ -1,7 +1,9 @@
 /* mysql.c - MySQL/MariaDB durable queue on MariaDB Connector/C: the qb_ops. Prepared statements
- * only, one transaction per call, multi-row INSERT batches, keyset-paged replay, FOR UPDATE SKIP
- * LOCKED claims of rows inserted by SQL. The connection, SQL text and statements are in
- * my_conn.c, the table in my_schema.c (my_conn.h, my_schema.h). Exports only qb_mysql_ops. */
+ * only, one transaction per call; the server's own jobs go into one batch row per add
+ * (<table>_batch, my_batch.c), rows refused there into the queue table one INSERT each;
+ * keyset-paged replay, FOR UPDATE SKIP LOCKED claims of rows inserted by SQL. The connection, SQL
+ * text and statements are in my_conn.c, the tables in my_schema.c (my_conn.h, my_schema.h).
+ * Exports only qb_mysql_ops. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <mysql.h>
 #include <mysqld_error.h>
 
+#include "my_batch.h"
 #include "my_conn.h"
 #include "my_schema.h"
 
@@ -67,26 +70,6 @@ myq_check(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
     return good;
 }
 
-/* myq_chunk: the next statement's rows from index `from` on: up to 512 rows with status 0 that
- * fit one packet, cut to a power of two. Their indexes go to idx; returns the count. */
-static size_t
-myq_chunk(const struct qb *q, const struct qb_row *rows, size_t n, size_t from, size_t *idx)
-{
-    size_t k = 0, bytes = 0;
-    for (size_t i = from; i < n && k < MYQ_CHUNK_MAX; i++) {
-        if (rows[i].status != 0) {
-            continue;
-        }
-        size_t b = myq_row_bytes(q, &rows[i]);
-        if (k > 0 && bytes + b > q->packet_max) {
-            break;
-        }
-        bytes += b;
-        idx[k++] = i;
-    }
-    return k == 0 ? 0 : (size_t)1 << my_conn_lg(k);
-}
-
 /* myq_insert: one multi-row INSERT of rows[idx[0..k-1]] (k a power of two); sets their ids.
  * MYQ_ROW_FAILED when a row's values were refused (transaction left as is), else 0 or error. */
 static int
@@ -122,21 +105,6 @@ myq_insert(struct qb *q, struct qb_row *rows, const size_t *idx, size_t k, struc
     return 0;
 }
 
-/* myq_add_chunks: all rows with status 0 as multi-row INSERTs (consecutive ids per statement). */
-static int
-myq_add_chunks(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
-{
-    size_t idx[MYQ_CHUNK_MAX], from = 0, k;
-    while ((k = myq_chunk(q, rows, n, from, idx)) > 0) {
-        int rc = myq_insert(q, rows, idx, k, err);
-        if (rc != 0) {
-            return rc;
-        }
-        from = idx[k - 1] + 1;
-    }
-    return 0;
-}
-
 /* myq_add_rows: one INSERT per row; a row whose values are refused gets GMAN_ERR_QUEUE alone. */
 static int
 myq_add_rows(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
@@ -163,15 +131,16 @@ static int
 myq_add_commit(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
 {
     if (mysql_commit(q->m) == 0) {
+        my_batch_end(q, 1, 0);
         return 0;
     }
-    if (my_conn_lost(mysql_errno(q->m))) {
-        for (size_t i = 0; i < n; i++) {
-            if (rows[i].status == 0) {
-                my_conn_ids_add(&q->doubt_add, &rows[i].id, 1);
-            }
+    int lost = my_conn_lost(mysql_errno(q->m));
+    for (size_t i = 0; lost && i < n; i++) {
+        if (rows[i].status == 0 && !my_batch_is_id(rows[i].id)) {
+            my_conn_ids_add(&q->doubt_add, &rows[i].id, 1);
         }
     }
+    my_batch_end(q, 0, lost);
     return my_conn_fail(q, "commit", err);
 }
 
@@ -189,13 +158,16 @@ myq_add(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err)
     if (myq_check(q, rows, n, err) == 0) {
         return 0;
     }
-    rc = q->per_row ? MYQ_ROW_FAILED : myq_add_chunks(q, rows, n, err);
+    rc = my_batch_add(q, rows, n, err);
     if (rc == MYQ_ROW_FAILED) {
         mysql_rollback(q->m); /* isolate the refused rows: every row on its own, one transaction */
+        my_batch_end(q, 0, 0);
         rc = myq_add_rows(q, rows, n, err);
     }
     if (rc == 0) {
         rc = myq_add_commit(q, rows, n, err);
+    } else {
+        my_batch_end(q, 0, 0);
     }
     for (size_t i = 0; rc != 0 && i < n; i++) {
         if (rows[i].status == 0) {
@@ -215,12 +187,28 @@ myq_remove(struct qb *q, const int64_t *ids, size_t n, struct gman_err *err)
         return 0;
     }
     int rc = my_conn_ready(q, err);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t k = 0;
+    int64_t *rowids = malloc(n * sizeof *rowids);
+    if (rowids == NULL) {
+        return my_conn_nomem(q, err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!my_batch_is_id(ids[i])) {
+            rowids[k++] = ids[i];
+        }
+    }
+    rc = my_conn_ids_exec(q, MYQ_DELETE, rowids, k, NULL, NULL, err);
+    free(rowids);
     if (rc == 0) {
-        rc = my_conn_ids_exec(q, MYQ_DELETE, ids, n, NULL, NULL, err);
+        rc = my_batch_remove(q, ids, n, err);
     }
     if (rc == 0) {
         rc = my_conn_commit(q, "commit delete", err);
     }
+    my_batch_written(q, rc);
     return rc;
 }
 
@@ -355,12 +343,18 @@ static int
 myq_replay(struct qb *q, qb_row_fn fn, void *ctx, struct gman_err *err)
 {
     int rc = my_conn_ready(q, err), stop = 0;
+    if (rc == 0) {
+        rc = my_batch_load(q, err);
+    }
     for (int prio = 0; rc == 0 && !stop && prio <= 2; prio++) {
         int64_t after = 0;
         do {
             rc = myq_page(q, prio, &after, fn, ctx, &stop, err);
         } while (rc == MYQ_PAGE_ROWS && !stop);
         rc = rc < 0 ? rc : 0;
+        if (rc == 0 && !stop) {
+            rc = my_batch_replay(q, prio, fn, ctx, &stop, err);
+        }
     }
     if (rc == 0) {
         rc = my_conn_commit(q, "end replay", err);
@@ -489,12 +483,15 @@ myq_close(struct qb *q)
     free(q->schema);
     free(q->table);
     free(q->qname);
+    free(q->qbatch);
+    my_batch_free(q->bt);
     free(q->pb);
     for (int k = 0; k < 3; k++) {
         free(q->rd.buf[k]);
     }
     free(q->doubt_add.v);
     free(q->doubt_claim.v);
+    free(q->doubt_batch.v);
     free(q);
 }
 
@@ -518,16 +515,22 @@ myq_name(struct qb *q, const char *name, struct gman_err *err)
         return gman_err_set(err, GMAN_ERR_NOMEM, "mysql: out of memory");
     }
     size_t tl = strlen(q->table), sl = q->schema != NULL ? strlen(q->schema) : 1;
-    if (tl == 0 || tl > MYQ_NAME_MAX || sl == 0 || sl > MYQ_NAME_MAX) {
+    if (tl == 0 || tl + sizeof MYQ_BATCH_SUFFIX - 1 > MYQ_NAME_MAX || sl == 0 ||
+        sl > MYQ_NAME_MAX) {
         return gman_err_set(err, GMAN_ERR_INVALID,
-                            "mysql: table name \"%s\": database and "
-                            "table must each be 1-%d bytes",
-                            full, MYQ_NAME_MAX);
+                            "mysql: table name \"%s\": database and table must each be 1-%d "
+                            "bytes (the table %zu less, for its batch table <name>" MYQ_BATCH_SUFFIX
+                            ")",
+                            full, MYQ_NAME_MAX, sizeof MYQ_BATCH_SUFFIX - 1);
     }
-    struct my_conn_sb b = {0};
+    struct my_conn_sb b = {0}, bb = {0};
     my_conn_sb_name(q, &b, "");
+    my_conn_sb_name(q, &bb, MYQ_BATCH_SUFFIX);
     q->qname = my_conn_sb_done(&b);
-    return q->qname != NULL ? 0 : gman_err_set(err, GMAN_ERR_NOMEM, "mysql: out of memory");
+    q->qbatch = my_conn_sb_done(&bb);
+    return q->qname != NULL && q->qbatch != NULL
+               ? 0
+               : gman_err_set(err, GMAN_ERR_NOMEM, "mysql: out of memory");
 }
 
 /* myq_init: copy the options, parse the table name, allocate binds and row buffers. */
@@ -543,6 +546,7 @@ myq_init(struct qb *q, const struct qb_options *o, struct gman_err *err)
     q->port = o->port;
     q->owner_len = strlen(q->owner);
     q->pb = calloc(MYQ_PARAMS * MYQ_CHUNK_MAX, sizeof *q->pb);
+    q->bt = my_batch_new();
     for (int k = 0; k < 3; k++) {
         q->rd.cap[k] = caps[k];
         q->rd.buf[k] = malloc(caps[k]);
@@ -550,7 +554,7 @@ myq_init(struct qb *q, const struct qb_options *o, struct gman_err *err)
             return gman_err_set(err, GMAN_ERR_NOMEM, "mysql: out of memory");
         }
     }
-    if (q->pb == NULL) {
+    if (q->pb == NULL || q->bt == NULL) {
         return gman_err_set(err, GMAN_ERR_NOMEM, "mysql: out of memory");
     }
     return myq_name(q, o->table, err);

@@ -21,7 +21,8 @@ d_info() {
 d_sql() {
     case $1 in
     pg) pg_psql -At -F "$(printf '\t')" -c "$2" ;;
-    mysql) mdb_sql -e "$2" ;;
+    # (d_jobs's recursive CTE takes one iteration per job of a batch row; default 1000)
+    mysql) mdb_sql -e "SET SESSION max_recursive_iterations = 100000000; $2" ;;
     *) d_fail "d_sql: unknown backend $1" ;;
     esac
 }
@@ -154,18 +155,49 @@ d_dups() {
     uniq -d "$1"
 }
 
-# d_jobs B TABLE: where B lists the stored jobs of TABLE: on pg the view TABLE_jobs (the queue
-# table's rows and the jobs of batch rows not yet done, sql/postgres/batch.sql), else TABLE.
-d_jobs() {
-    if [ "$1" = pg ]; then echo "$2_jobs"; else echo "$2"; fi
-}
-
 # d_table_keys B TABLE OWNER OUT: the unique_key of OWNER's stored jobs in TABLE, sorted, into OUT.
 d_table_keys() {
     d_sql "$1" "SELECT unique_key FROM $(d_jobs "$1" "$2") WHERE claimed_by = '$3'" >"$4.tmp" ||
         return 1
     LC_ALL=C sort "$4.tmp" >"$4"
     rm -f "$4.tmp"
+}
+
+# d_jobs B TABLE: a relation for FROM listing every stored job of TABLE (columns id,
+# function_name, unique_key, priority, data, when_to_run, claimed_by): the queue table's rows and
+# the not-done jobs of the batch rows a server stores its own jobs in. pg: the view TABLE_jobs
+# (sql/postgres/batch.sql); mysql: a derived table decoding TABLE_batch in SQL from the encoding
+# in sql/mysql/batch.sql, with the server's ids for them (negative, ascending in submission
+# order).
+d_jobs() {
+    [ "$1" = pg ] && { echo "${2}_jobs"; return 0; }
+    [ "$1" = mysql ] || { echo "$2"; return 0; }
+    local f u d
+    f="CONV(HEX(SUBSTRING(b.jobs, j.pos + 9, 4)), 16, 10)"
+    u="CONV(HEX(SUBSTRING(b.jobs, j.pos + 13 + $f, 4)), 16, 10)"
+    d="CONV(HEX(SUBSTRING(b.jobs, j.pos + 17 + $f + $u, 4)), 16, 10)"
+    echo "(WITH RECURSIVE j (bid, i, pos) AS (SELECT id, 0, 1 FROM ${2}_batch UNION ALL
+        SELECT j.bid, j.i + 1, j.pos + 21 + $f + $u + $d FROM j JOIN ${2}_batch b
+        ON b.id = j.bid WHERE j.i + 1 < b.njobs)
+        SELECT CAST(j.bid * 65536 + j.i AS SIGNED) - 9223372036854775807 - 1 AS id,
+        SUBSTRING(b.jobs, j.pos + 13, $f) AS function_name,
+        SUBSTRING(b.jobs, j.pos + 17 + $f, $u) AS unique_key,
+        ASCII(SUBSTRING(b.jobs, j.pos, 1)) AS priority,
+        SUBSTRING(b.jobs, j.pos + 21 + $f + $u, $d) AS data,
+        CAST(CONV(HEX(SUBSTRING(b.jobs, j.pos + 1, 8)), 16, 10) AS SIGNED) AS when_to_run,
+        b.claimed_by FROM j JOIN ${2}_batch b ON b.id = j.bid WHERE b.done IS NULL OR
+        (ASCII(SUBSTRING(b.done, j.i DIV 8 + 1, 1)) >> (j.i % 8)) & 1 = 0
+        UNION ALL SELECT CAST(id AS SIGNED), function_name, unique_key, priority, data,
+        when_to_run, claimed_by FROM $2) AS jobs"
+}
+
+# d_rows_sql B TABLE: SQL counting every stored job of TABLE (queue rows and not-done batch
+# jobs; on mysql from the batch rows' nopen column instead of decoding them).
+d_rows_sql() {
+    case $1 in
+    mysql) echo "SELECT (SELECT COUNT(*) FROM $2) + (SELECT COALESCE(SUM(nopen), 0) FROM ${2}_batch)" ;;
+    *) echo "SELECT COUNT(*) FROM $(d_jobs "$1" "$2")" ;;
+    esac
 }
 
 # d_check_replay B TABLE OWNER STORED FUNC: after a restart, the log's replay count is the number

@@ -51,11 +51,16 @@ hex() {
 t_schema() {
     local a b
     mdb_sql -e "CREATE DATABASE ddl_sql; CREATE DATABASE ddl_backend" || return 1
-    { echo "USE ddl_sql;"; cat "$root/sql/mysql/queue.sql"; } | mdb_sql || return 1
+    { echo "USE ddl_sql;"; cat "$root/sql/mysql/queue.sql" "$root/sql/mysql/batch.sql"; } |
+        mdb_sql || return 1
     "$mytest" open ddl_backend.gearman_queue ddl || return 1
     a=$(mdb_sql -e "SHOW CREATE TABLE ddl_sql.gearman_queue" | sed 's/ AUTO_INCREMENT=[0-9]*//')
     b=$(mdb_sql -e "SHOW CREATE TABLE ddl_backend.gearman_queue" | sed 's/ AUTO_INCREMENT=[0-9]*//')
-    same "$b" "$a" "SHOW CREATE TABLE of the backend's table vs queue.sql's"
+    same "$b" "$a" "SHOW CREATE TABLE of the backend's table vs queue.sql's" || return 1
+    a=$(mdb_sql -e "SHOW CREATE TABLE ddl_sql.gearman_queue_batch" | sed 's/ AUTO_INCREMENT=[0-9]*//')
+    b=$(mdb_sql -e "SHOW CREATE TABLE ddl_backend.gearman_queue_batch" |
+        sed 's/ AUTO_INCREMENT=[0-9]*//')
+    same "$b" "$a" "SHOW CREATE TABLE of the backend's batch table vs batch.sql's"
 }
 
 # tx_send SQL MARK: feed SQL to the open client session, wait until it printed MARK.
@@ -128,7 +133,7 @@ EOF
         same "$(mdb_sql -e "SELECT COUNT(*) FROM gearman_queue WHERE claimed_by = 'srv'")" 6 \
             "rows now owned by the claiming server" &&
         same "$(mdb_sql -e "SHOW TABLES LIKE 'gearman\_queue%'" | tr '\n' ' ')" \
-            "gearman_queue gearman_queue_gearmand " "tables after the takeover" &&
+            "gearman_queue gearman_queue_batch gearman_queue_gearmand " "tables after the takeover" &&
         same "$("$mytest" claim "" srv 100)" "claimed 0" "a second open takes nothing over"
 }
 
@@ -139,9 +144,9 @@ t_literal() {
     local data="da'ta\"; DELETE FROM canary" out
     mdb_sql -e "CREATE TABLE canary (x INT); INSERT INTO canary VALUES (1)" || return 1
     "$mytest" add "$table" lit "$func" "$uniq" 1 0 "$data" >/dev/null || return 1
-    out=$(mdb_sql -e "SELECT HEX(function_name), HEX(unique_key), HEX(data), claimed_by
-        FROM \`q\`\`uo;te'd \"t\`") || return 1
-    same "$out" "$(hex "$func")	$(hex "$uniq")	$(hex "$data")	lit" "stored bytes" &&
+    out=$(mdb_sql -e "SELECT njobs, nopen, claimed_by, LOCATE(UNHEX('$(hex "$func")'), jobs) > 0,
+        LOCATE(UNHEX('$(hex "$data")'), jobs) > 0 FROM \`q\`\`uo;te'd \"t_batch\`") || return 1
+    same "$out" "1	1	lit	1	1" "the stored batch row" &&
         same "$("$mytest" replay "$table" lit | cut -d' ' -f4-)" \
             "$(hex "$func") $(hex "$uniq") $(hex "$data")" "replayed bytes" &&
         same "$(mdb_sql -e "SELECT COUNT(*) FROM canary")" 1 "the canary table"
@@ -175,12 +180,16 @@ t_restart_add() {
     local n=60000
     "$mytest" open soak_add soak >/dev/null || return 1
     "$mytest" soak soak_add soak "$n" 20 >"$MDB_TMP/soak.out" 2>"$MDB_TMP/soak.err" &
-    restart_during $! "SELECT COUNT(*) FROM soak_add" || { cat "$MDB_TMP/soak.err" >&2; return 1; }
+    restart_during $! "SELECT COALESCE(SUM(nopen), 0) FROM soak_add_batch" ||
+        { cat "$MDB_TMP/soak.err" >&2; return 1; }
     echo "#      $(cat "$MDB_TMP/soak.out"); first errors:" \
         "$(sort -u "$MDB_TMP/soak.err" | head -n 3 | tr '\n' ';')"
-    same "$(mdb_sql -e "SELECT COUNT(*), COUNT(DISTINCT unique_key), SUM(unique_key NOT REGEXP
-        '^s[0-9]+\$'), MAX(CAST(SUBSTR(unique_key, 2) AS UNSIGNED)) FROM soak_add")" \
-        "$n	$n	0	$((n - 1))" "rows after the restarts (count, distinct, strays, max key)"
+    # the stored jobs' unique keys, as replay decodes them from the batch rows
+    "$mytest" replay soak_add soak | perl -ne '@f = split; print pack("H*", $f[4]), "\n"' \
+        >"$MDB_TMP/soak.keys" || return 1
+    same "$(sort "$MDB_TMP/soak.keys" | awk -v OFS='\t' '!/^s[0-9]+$/ { s++ } $0 != p { d++ }
+        { p = $0; k = substr($0, 2) + 0; if (k > m) m = k } END { print NR, d, s + 0, m }')" \
+        "$n	$n	0	$((n - 1))" "jobs after the restarts (count, distinct, strays, max key)"
 }
 
 # t_restart_claim: SQL-inserted rows claimed while the database is killed and restarted: each is

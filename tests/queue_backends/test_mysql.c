@@ -70,7 +70,7 @@ fresh(const char *owner, const char *table)
 {
     char sql[160];
     MYSQL *m = raw();
-    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS `%s`", table);
+    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS `%s`, `%s_batch`", table, table);
     raw_exec(m, sql);
     mysql_close(m);
     return my_open(owner, table);
@@ -175,15 +175,19 @@ byte_sum(const uint8_t *p, size_t len)
     return s;
 }
 
-/* replay_ids: every row of q, in replay order; checks priority then id ordering. */
+/* replay_ids: every row of q, in replay order; checks the order: by priority, then queue-table
+ * rows (ids > 0) by id, then batch jobs (ids < 0, ascending in submission order). */
 static void
 replay_check(struct qb *q, struct got *g)
 {
     struct gman_err err = {0, ""};
     assert_int_equal(qb_mysql_ops.replay(q, got_row, g, &err), 0);
     for (size_t i = 1; i < g->n; i++) {
+        int64_t a = g->ids[i - 1], b = g->ids[i];
         assert_true(g->prio[i] > g->prio[i - 1] ||
-                    (g->prio[i] == g->prio[i - 1] && g->ids[i] > g->ids[i - 1]));
+                    (g->prio[i] == g->prio[i - 1] && (a > 0 && b < 0   ? 1
+                                                      : a < 0 && b > 0 ? 0
+                                                                       : b > a)));
     }
 }
 
@@ -236,7 +240,8 @@ test_packet_limit(void **state)
     }
 }
 
-/* A row the database refuses (a trigger SIGNALs on it) fails alone; the others are stored. */
+/* A row the database refuses (a trigger SIGNALs on it) fails alone; the others are stored. A
+ * refused batch row makes the add store each job as its own queue-table row. */
 static void
 test_row_isolation(void **state)
 {
@@ -247,6 +252,9 @@ test_row_isolation(void **state)
     raw_exec(m, "CREATE TRIGGER my_iso_poison BEFORE INSERT ON my_iso FOR EACH ROW "
                 "IF NEW.function_name = 'poison' THEN "
                 "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poisoned row'; END IF");
+    raw_exec(m, "CREATE TRIGGER my_iso_batch_poison BEFORE INSERT ON my_iso_batch FOR EACH ROW "
+                "IF LOCATE('poison', NEW.jobs) > 0 THEN "
+                "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poisoned batch'; END IF");
     struct qb_row rows[4] = {mk("a", "1", "x", 1, 1), mk("poison", "2", "y", 1, 1),
                              mk("b", "3", "z", 1, 0), mk("c", "4", "w", 1, 2)};
     struct gman_err err = {0, ""};
@@ -261,8 +269,14 @@ test_row_isolation(void **state)
     replay_check(q, &g);
     assert_int_equal(g.n, 3);
     assert_true(g.ids[0] == rows[2].id);
+    assert_true(rows[0].id > 0); /* queue-table rows */
     got_free(&g);
     raw_exec(m, "DROP TRIGGER my_iso_poison");
+    raw_exec(m, "DROP TRIGGER my_iso_batch_poison");
+    struct qb_row ok = mk("a", "5", "v", 1, 1);
+    assert_int_equal(qb_mysql_ops.add(q, &ok, 1, &err), 0);
+    assert_true(ok.status == 0 && ok.id < 0); /* a batch row again */
+    assert_int_equal(raw_int(m, "SELECT SUM(nopen) FROM my_iso_batch"), 1);
     mysql_close(m);
     remove_all(q);
     qb_mysql_ops.close(q);
@@ -460,18 +474,18 @@ test_names_literal(void **state)
     struct qb_row row = mk(func, uniq, "'; DELETE FROM x; --", 20, 1);
     struct gman_err err = {0, ""};
     assert_int_equal(qb_mysql_ops.add(q, &row, 1, &err), 0);
-    assert_int_equal(raw_int(m, "SELECT COUNT(*) FROM `we``ird ta;ble' \"x` WHERE function_name = "
-                                "'f''); DROP TABLE my_canary; -- `' AND unique_key = "
-                                "'u'' OR ''1''=''1\\\\'"),
+    assert_int_equal(raw_int(m, "SELECT COUNT(*) FROM `we``ird ta;ble' \"x_batch` WHERE "
+                                "LOCATE('f''); DROP TABLE my_canary; -- `', jobs) > 0 AND "
+                                "LOCATE('u'' OR ''1''=''1\\\\', jobs) > 0 AND nopen = 1"),
                      1);
     assert_int_equal(raw_int(m, "SELECT COUNT(*) FROM my_canary"), 0);
     qb_mysql_ops.close(q);
     q = my_open("names", "my other.q`q");
     assert_int_equal(qb_mysql_ops.add(q, &row, 1, &err), 0);
-    assert_int_equal(raw_int(m, "SELECT COUNT(*) FROM `my other`.`q``q`"), 1);
+    assert_int_equal(raw_int(m, "SELECT SUM(nopen) FROM `my other`.`q``q_batch`"), 1);
     qb_mysql_ops.close(q);
     raw_exec(m, "DROP DATABASE `my other`");
-    raw_exec(m, "DROP TABLE `we``ird ta;ble' \"x`, my_canary");
+    raw_exec(m, "DROP TABLE `we``ird ta;ble' \"x`, `we``ird ta;ble' \"x_batch`, my_canary");
     mysql_close(m);
     char longname[80];
     memset(longname, 't', 65);
