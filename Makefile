@@ -181,7 +181,7 @@ $(BUILD)/sql/%.sql.h: sql/%.sql
 	@mkdir -p $(dir $@)
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/queue_backends/postgres.o: $(BUILD)/sql/postgres/queue.sql.h $(BUILD)/sql/postgres/batch.sql.h
+$(BUILD)/queue_backends/pg_schema.o: $(BUILD)/sql/postgres/queue.sql.h $(BUILD)/sql/postgres/batch.sql.h
 $(BUILD)/queue_backends/my_schema.o: $(BUILD)/sql/mysql/queue.sql.h $(BUILD)/sql/mysql/batch.sql.h
 
 $(TOOLS): $(BUILD)/%: $(BUILD)/tools/%.o $(TOOLS_OBJ) $(LIBGMAN)

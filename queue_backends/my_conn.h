@@ -162,8 +162,8 @@ int my_conn_ready(struct qb *q, struct gman_err *err);
  * connection drops. */
 int my_conn_stmt(struct qb *q, enum my_conn_kind kind, unsigned lg, MYSQL_STMT **out,
                  struct gman_err *err);
-/* my_conn_ids_exec: run DELETE, BDELETE or OWN over ids in chunks inside the open transaction. OWN sets
- * claimed_by to `to` where it equals `from` (NULL = SQL NULL). */
+/* my_conn_ids_exec: run DELETE, BDELETE or OWN over ids in chunks inside the open transaction.
+ * OWN sets claimed_by to `to` where it equals `from` (NULL = SQL NULL). */
 int my_conn_ids_exec(struct qb *q, enum my_conn_kind kind, const int64_t *ids, size_t n,
                      const char *from, const char *to, struct gman_err *err);
 /* my_conn_release: give claimed rows back (claimed_by NULL) and commit; ids that cannot be released

@@ -1,6 +1,6 @@
 /* my_schema.c - the MySQL/MariaDB backend's tables (see my_schema.h): the queue table created from
- * sql/mysql/queue.sql when missing (the batch table from sql/mysql/batch.sql likewise), recognised when it is ours, a gearmand-made table taken over
- * (see sql/mysql/README.md). */
+ * sql/mysql/queue.sql when missing (the batch table from sql/mysql/batch.sql likewise),
+ * recognised when it is ours, a gearmand-made table taken over (see sql/mysql/README.md). */
 #include "my_schema.h"
 
 #include <limits.h>
