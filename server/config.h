@@ -1,6 +1,7 @@
 /* config.h - gearmand-compatible command-line and config-file options, parsed into struct config.
  * Owns: struct config (filled once by main before any thread starts; read-only afterwards).
- * Knows nothing of sockets, threads or jobs; prints nothing (errors come back in struct gman_err). */
+ * Knows nothing of sockets, threads or jobs; prints nothing (errors come back in struct
+ * gman_err). */
 #ifndef SERVER_CONFIG_H
 #define SERVER_CONFIG_H
 

@@ -1,4 +1,5 @@
-/* main.c - gearmand entry point: options -> config -> server; daemon, pid file, user, exit codes. */
+/* main.c - gearmand entry point: options -> config -> server; daemon, pid file, user, exit
+ * codes. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
