@@ -551,6 +551,9 @@ myb_decode(const unsigned char *p, const unsigned char *end, struct qb_row *row,
         *s[k] = p + 4;
         p += 4 + *len[k];
     }
+    if (row->unique_len > QB_UNIQUE_MAX || row->func_len == 0) {
+        return -1; /* not what a server writes: the row was changed by hand */
+    }
     *next = p;
     return 0;
 }
