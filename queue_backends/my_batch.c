@@ -14,7 +14,7 @@
 #define MYB_JOB_HEAD 21               /* priority 1, when 8, three 4-byte lengths */
 #define MYB_ROW_SLACK 64              /* bytes of a batch INSERT besides the owner and the jobs */
 #define MYB_ID_MAX ((int64_t)1 << 47) /* batch ids below this fit a job id */
-#define MYB_DONE_MAX (MY_BATCH_JOBS_MAX / 8)
+#define MYB_DONE_MAX (QB_BATCH_JOBS / 8)
 
 /* One batch row of this server: its jobs' done bits. njobs 0 = a tombstone. */
 struct myb_open {
@@ -61,28 +61,6 @@ my_batch_free(struct my_batch *b)
     free(b->gone.v);
     free(b->buf);
     free(b);
-}
-
-int
-my_batch_is_id(int64_t id)
-{
-    return id < 0;
-}
-
-/* myb_job_id: job idx of batch bid as a qb id: INT64_MIN + bid * 65536 + idx (negative and
- * ascending in submission order; myb_split reverses it). */
-static int64_t
-myb_job_id(int64_t bid, size_t idx)
-{
-    return (int64_t)(((uint64_t)bid << 16 | idx) ^ ((uint64_t)1 << 63));
-}
-
-static void
-myb_split(int64_t id, int64_t *bid, uint32_t *idx)
-{
-    uint64_t u = (uint64_t)id ^ ((uint64_t)1 << 63);
-    *bid = (int64_t)(u >> 16);
-    *idx = (uint32_t)(u & 0xffff);
 }
 
 /* myb_grow: make *v hold need elements of size elem. 0 or -1. */
@@ -208,7 +186,7 @@ myb_fill(struct qb *q, const struct qb_row *rows, size_t n, size_t *from, int *n
     struct my_batch *b = q->bt;
     size_t limit = q->packet_max - q->owner_len - MYB_ROW_SLACK, at = 0, i = *from;
     int k = 0;
-    for (; i < n && k < MY_BATCH_JOBS_MAX; i++) {
+    for (; i < n && (unsigned)k < QB_BATCH_JOBS; i++) {
         if (rows[i].status != 0) {
             continue;
         }
@@ -274,7 +252,7 @@ myb_pend(struct qb *q, struct qb_row *rows, size_t from, size_t to, int64_t bid,
     size_t idx = 0;
     for (size_t i = from; i < to; i++) {
         if (rows[i].status == 0) {
-            rows[i].id = myb_job_id(bid, idx++);
+            rows[i].id = qb_batch_job_id(bid, (uint32_t)idx++);
         }
     }
     return 0;
@@ -332,7 +310,9 @@ myb_mark(struct my_batch *b, int64_t id)
 {
     int64_t bid;
     uint32_t idx;
-    myb_split(id, &bid, &idx);
+    if (!qb_batch_job_split(id, &bid, &idx)) {
+        return 0; /* a queue-table row: not ours to mark */
+    }
     struct myb_open *o = myb_find(b, bid);
     if (o == NULL || idx >= o->njobs || (o->done[idx / 8] & (1u << (idx % 8))) != 0) {
         return 0; /* unknown or already done: fine, like an id already gone */
@@ -405,7 +385,7 @@ int
 my_batch_remove(struct qb *q, const int64_t *ids, size_t n, struct gman_err *err)
 {
     for (size_t i = 0; i < n; i++) {
-        if (my_batch_is_id(ids[i]) && myb_mark(q->bt, ids[i]) != 0) {
+        if (ids[i] < 0 && myb_mark(q->bt, ids[i]) != 0) {
             return my_conn_nomem(q, err);
         }
     }
@@ -511,9 +491,9 @@ my_batch_load(struct qb *q, struct gman_err *err)
     }
     int f;
     while (rc == 0 && ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED)) {
-        if (njobs < 1 || njobs > MY_BATCH_JOBS_MAX) {
-            rc = gman_err_set(err, GMAN_ERR_QUEUE, "mysql: batch %llu: njobs %ld is not 1-%d", id,
-                              njobs, MY_BATCH_JOBS_MAX);
+        if (njobs < 1 || njobs > QB_BATCH_JOBS) {
+            rc = gman_err_set(err, GMAN_ERR_QUEUE, "mysql: batch %llu: njobs %ld is not 1-%u", id,
+                              njobs, QB_BATCH_JOBS);
         } else if (myb_loaded(q->bt, (int64_t)id, njobs, done, null[2] ? 0 : len[2]) != 0) {
             rc = gman_err_set(err, GMAN_ERR_NOMEM, "mysql: out of memory");
         }
@@ -573,7 +553,7 @@ myb_jobs(struct my_batch *b, int64_t bid, long njobs, size_t len, int prio, qb_r
         }
         int done = o == NULL || i >= (long)o->njobs || ((o->done[i / 8] >> (i % 8)) & 1u);
         if (!done && row.priority == prio) {
-            row.id = myb_job_id(bid, (size_t)i);
+            row.id = qb_batch_job_id(bid, (uint32_t)i);
             *stop = fn(ctx, &row) != 0;
         }
     }

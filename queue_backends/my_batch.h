@@ -10,16 +10,11 @@
 
 #include "qb.h"
 
-#define MY_BATCH_JOBS_MAX 65536 /* jobs per batch row: the low 16 bits of a job's id */
-
 struct my_batch;
 
 /* my_batch_new: empty state, or NULL when out of memory. my_batch_free takes NULL. */
 struct my_batch *my_batch_new(void);
 void my_batch_free(struct my_batch *b);
-
-/* my_batch_is_id: 1 if id names a job of a batch row (ids < 0), 0 for a queue-table row. */
-int my_batch_is_id(int64_t id);
 
 /* my_batch_add: the rows with status 0 as batch rows, INSERTed in the open transaction; sets
  * their ids (ascending). The new batches are pending until my_batch_end. 0, MYQ_ROW_FAILED when

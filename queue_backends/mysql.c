@@ -136,7 +136,7 @@ myq_add_commit(struct qb *q, struct qb_row *rows, size_t n, struct gman_err *err
     }
     int lost = my_conn_lost(mysql_errno(q->m));
     for (size_t i = 0; lost && i < n; i++) {
-        if (rows[i].status == 0 && !my_batch_is_id(rows[i].id)) {
+        if (rows[i].status == 0 && rows[i].id >= 0) {
             my_conn_ids_add(&q->doubt_add, &rows[i].id, 1);
         }
     }
@@ -196,7 +196,7 @@ myq_remove(struct qb *q, const int64_t *ids, size_t n, struct gman_err *err)
         return my_conn_nomem(q, err);
     }
     for (size_t i = 0; i < n; i++) {
-        if (!my_batch_is_id(ids[i])) {
+        if (ids[i] >= 0) {
             rowids[k++] = ids[i];
         }
     }

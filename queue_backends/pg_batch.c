@@ -15,7 +15,6 @@
 #define PB_BYTES (64u << 20) /* payload bytes per batch row, about (a job this big: alone) */
 #define PB_FETCH_JOBS 16384  /* replay: jobs per FETCH, about (the batch rows fetched adapt) */
 #define PB_BAD (-1000)       /* pb_replay_row: a malformed batch row */
-#define PB_ID_BASE ((uint64_t)1 << 63) /* job ids: INT64_MIN + (batch << 16) + index */
 
 struct pg_batch {
     char *qbatch;     /* the batch table, quoted */
@@ -31,29 +30,6 @@ struct pg_batch {
     struct pg_wire_buf par[4]; /* scratch: remove's arrays */
     struct pg_bset *set;       /* our open batches */
 };
-
-int64_t
-pg_batch_job_id(int64_t bid, uint32_t idx)
-{
-    uint64_t u = PB_ID_BASE + ((uint64_t)bid << 16) + idx;
-    int64_t id;
-    memcpy(&id, &u, sizeof id);
-    return id;
-}
-
-int
-pg_batch_split(int64_t id, int64_t *bid, uint32_t *idx)
-{
-    if (id >= 0) {
-        return 0;
-    }
-    uint64_t u;
-    memcpy(&u, &id, sizeof u);
-    u -= PB_ID_BASE;
-    *bid = (int64_t)(u >> 16);
-    *idx = (uint32_t)(u & 0xffffu);
-    return 1;
-}
 
 struct pg_batch *
 pg_batch_new(void)
@@ -215,7 +191,7 @@ pb_reserve(struct pg_batch *b, PGconn *c, size_t k, pg_batch_fail_fn fail, void 
     return 0;
 }
 
-/* pb_chunk_end: rows [from, end) form one batch row: up to PG_BATCH_JOBS jobs to store and about
+/* pb_chunk_end: rows [from, end) form one batch row: up to QB_BATCH_JOBS jobs to store and about
  * PB_BYTES; *k = how many are to store. */
 static size_t
 pb_chunk_end(const struct qb_row *rows, size_t n, size_t from, size_t *k)
@@ -227,7 +203,7 @@ pb_chunk_end(const struct qb_row *rows, size_t n, size_t from, size_t *k)
             continue;
         }
         size_t sz = rows[i].func_len + rows[i].unique_len + rows[i].data_len;
-        if (*k > 0 && (*k == PG_BATCH_JOBS || bytes + sz > PB_BYTES)) {
+        if (*k > 0 && (*k == QB_BATCH_JOBS || bytes + sz > PB_BYTES)) {
             break;
         }
         ++*k;
@@ -276,7 +252,7 @@ pb_insert(struct pg_batch *b, PGconn *c, const char *owner, struct qb_row *rows,
     PQclear(r);
     uint32_t idx = 0;
     for (size_t i = from; i < to; i++) {
-        rows[i].id = rows[i].status == 0 ? pg_batch_job_id(bid, idx++) : 0;
+        rows[i].id = rows[i].status == 0 ? qb_batch_job_id(bid, idx++) : 0;
     }
     return 0;
 }
@@ -400,7 +376,7 @@ pg_batch_add_each(struct pg_batch *b, PGconn *c, const char *owner, struct qb_ro
     for (size_t i = 0; i < n; i++) {
         int64_t bid;
         uint32_t idx;
-        if (rows[i].status == 0 && pg_batch_split(rows[i].id, &bid, &idx)) {
+        if (rows[i].status == 0 && qb_batch_job_split(rows[i].id, &bid, &idx)) {
             if (rc == 0) {
                 (void)pg_bset_add(b->set, bid, 1, NULL, 0);
             } else if (rc == GMAN_ERR_CONNECT || PQstatus(c) != CONNECTION_OK) {
@@ -462,7 +438,7 @@ pb_split_ids(struct pg_batch *b, const int64_t *ids, size_t n)
     for (size_t i = 0; i < n; i++) {
         int64_t bid;
         uint32_t idx;
-        if (pg_batch_split(ids[i], &bid, &idx)) {
+        if (qb_batch_job_split(ids[i], &bid, &idx)) {
             (void)pg_bset_done(b->set, bid, idx); /* out of memory: the job runs again later */
         } else {
             b->qids[b->nq++] = ids[i];
@@ -623,7 +599,7 @@ pb_replay_row(struct pg_batch *b, const PGresult *r, int i, qb_row_fn fn, void *
     for (int k = 1; !bad && k < 5; k++) {
         bad = !a[k].null && a[k].n != n;
     }
-    if (bad || a[0].null || a[3].null || n > PG_BATCH_JOBS) {
+    if (bad || a[0].null || a[3].null || n > QB_BATCH_JOBS) {
         return PB_BAD;
     }
     int64_t bid = pg_wire_get_be(PQgetvalue(r, i, 0), 8);
@@ -640,7 +616,7 @@ pb_replay_row(struct pg_batch *b, const PGresult *r, int i, qb_row_fn fn, void *
         if (j / 8 < dlen && (done[j / 8] >> (j % 8)) & 1u) {
             continue;
         }
-        row.id = pg_batch_job_id(bid, j);
+        row.id = qb_batch_job_id(bid, j);
         if (fn(fctx, &row) != 0) {
             return 1;
         }

@@ -1,8 +1,8 @@
 /* pg_batch.h - the PostgreSQL backend's own jobs as rows of the batch table
- * (sql/postgres/batch.sql): one INSERT of one row per group commit (up to PG_BATCH_JOBS jobs as
+ * (sql/postgres/batch.sql): one INSERT of one row per group commit (up to QB_BATCH_JOBS jobs as
  * parallel arrays, claimed_by = the owner, id reserved ahead from the batch table's sequence),
  * finished jobs recorded in the row's done bitmap and the row deleted once all are done, replay of
- * the jobs not done. A job's qb id is pg_batch_job_id(batch id, index): negative, ascending in
+ * the jobs not done. A job's qb id is qb_batch_job_id(batch id, index) (qb.h): negative, ascending in
  * (batch, index), never equal to a queue-table id (those are positive). One struct pg_batch
  * belongs to one backend connection and its thread (the server's writer: add, remove and replay
  * all run there); it knows the two tables' columns, not the rest of the backend. */
@@ -16,19 +16,12 @@
 #include "libgman/error.h"
 #include "qb.h"
 
-#define PG_BATCH_JOBS 65536u /* jobs per batch row at most (16 bits of the job id) */
-
 struct pg_batch;
 
 /* A failed statement: classify r (may be NULL: the connection broke), free it, return a negative
  * code (and fill the caller's error): GMAN_ERR_CONNECT when the connection is or is being lost
  * (08xxx, 57Pxx: then a COMMIT sent may have happened). */
 typedef int (*pg_batch_fail_fn)(void *ctx, PGresult *r, const char *what);
-
-/* pg_batch_job_id: the qb id of job idx of batch bid. pg_batch_split: the reverse; 0 if id is
- * not a batch job's id (then it is a queue-table row id). */
-int64_t pg_batch_job_id(int64_t bid, uint32_t idx);
-int pg_batch_split(int64_t id, int64_t *bid, uint32_t *idx);
 
 /* pg_batch_new: empty state, or NULL if out of memory. pg_batch_free: NULL is fine. */
 struct pg_batch *pg_batch_new(void);

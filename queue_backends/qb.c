@@ -1,4 +1,4 @@
-/* qb.c - backend registry: -q names to ops. */
+/* qb.c - backend registry (-q names to ops) and the job ids of batch rows shared by backends. */
 #include "qb.h"
 
 #include <strings.h>
@@ -17,6 +17,24 @@ qb_find(const char *name)
         return &qb_mysql_ops;
     }
     return NULL;
+}
+
+int64_t
+qb_batch_job_id(int64_t bid, uint32_t idx)
+{
+    return (int64_t)(((uint64_t)bid << 16 | idx) ^ ((uint64_t)1 << 63));
+}
+
+int
+qb_batch_job_split(int64_t id, int64_t *bid, uint32_t *idx)
+{
+    if (id >= 0) {
+        return 0;
+    }
+    uint64_t u = (uint64_t)id ^ ((uint64_t)1 << 63);
+    *bid = (int64_t)(u >> 16);
+    *idx = (uint32_t)(u & 0xffffu);
+    return 1;
 }
 
 int

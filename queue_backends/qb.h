@@ -88,4 +88,16 @@ int qb_is_memory(const struct qb_ops *ops);
 
 #define QB_UNIQUE_MAX 64
 
+/* Job ids of batch rows (a backend that stores a group commit as one row): job idx of batch row
+ * bid is INT64_MIN + bid * QB_BATCH_JOBS + idx, negative and ascending in (bid, idx), so it never
+ * equals a queue-table row id (those are positive) and core needs no other order. */
+#define QB_BATCH_JOBS 65536u /* jobs per batch row at most (the low 16 bits of a job id) */
+
+/* qb_batch_job_id: the id of job idx (< QB_BATCH_JOBS) of batch row bid (< 2^47). */
+int64_t qb_batch_job_id(int64_t bid, uint32_t idx);
+
+/* qb_batch_job_split: the batch row and index of a batch job's id: 1, or 0 if id is a
+ * queue-table row's id (id >= 0). */
+int qb_batch_job_split(int64_t id, int64_t *bid, uint32_t *idx);
+
 #endif

@@ -34,19 +34,19 @@ test_ids(void **state)
     int64_t last = INT64_MIN;
     int64_t bids[4] = {1, 2, 77, (int64_t)1 << 46};
     for (int b = 0; b < 4; b++) {
-        for (uint32_t i = 0; i < PG_BATCH_JOBS; i += 4369) {
-            int64_t id = pg_batch_job_id(bids[b], i), bid;
+        for (uint32_t i = 0; i < QB_BATCH_JOBS; i += 4369) {
+            int64_t id = qb_batch_job_id(bids[b], i), bid;
             uint32_t idx;
             assert_true(id < 0 && id > last);
             last = id;
-            assert_int_equal(pg_batch_split(id, &bid, &idx), 1);
+            assert_int_equal(qb_batch_job_split(id, &bid, &idx), 1);
             assert_true(bid == bids[b] && idx == i);
         }
     }
     int64_t bid;
     uint32_t idx;
-    assert_int_equal(pg_batch_split(1, &bid, &idx), 0); /* a queue-table row */
-    assert_int_equal(pg_batch_split(0, &bid, &idx), 0);
+    assert_int_equal(qb_batch_job_split(1, &bid, &idx), 0); /* a queue-table row */
+    assert_int_equal(qb_batch_job_split(0, &bid, &idx), 0);
 }
 
 static void
