@@ -395,11 +395,8 @@ pg_batch_settle(struct pg_batch *b, PGconn *c, const char *owner, pg_batch_fail_
         return 0;
     }
     struct pg_wire_buf *a = &b->par[0];
-    if (pg_wire_arr_begin(a, PG_WIRE_INT8, b->ndoubt, 8 * b->ndoubt) != 0) {
+    if (pg_wire_int8s(a, b->doubt, b->ndoubt) != 0) {
         return fail(ctx, NULL, "settling a commit in doubt (out of memory)");
-    }
-    for (size_t i = 0; i < b->ndoubt; i++) {
-        pg_wire_arr_int(a, b->doubt[i], 8);
     }
     static const Oid types[2] = {PG_WIRE_INT8_ARRAY, PG_WIRE_TEXT};
     static const int fmt[2] = {1, 1};
@@ -411,19 +408,6 @@ pg_batch_settle(struct pg_batch *b, PGconn *c, const char *owner, pg_batch_fail_
     }
     PQclear(r);
     b->ndoubt = 0;
-    return 0;
-}
-
-/* pb_int8s: ids as a binary bigint[] in a. */
-static int
-pb_int8s(struct pg_wire_buf *a, const int64_t *ids, size_t n)
-{
-    if (pg_wire_arr_begin(a, PG_WIRE_INT8, n, 8 * n) != 0) {
-        return GMAN_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        pg_wire_arr_int(a, ids[i], 8);
-    }
     return 0;
 }
 
@@ -460,8 +444,8 @@ pb_sync_params(struct pg_batch *b, size_t *count)
     for (size_t i = 0; i < no; i++) {
         bytes += lens[i];
     }
-    if (pb_int8s(&b->par[0], b->qids, b->nq) != 0 || pb_int8s(&b->par[1], gone, ng) != 0 ||
-        pb_int8s(&b->par[2], open, no) != 0 ||
+    if (pg_wire_int8s(&b->par[0], b->qids, b->nq) != 0 ||
+        pg_wire_int8s(&b->par[1], gone, ng) != 0 || pg_wire_int8s(&b->par[2], open, no) != 0 ||
         pg_wire_arr_begin(&b->par[3], PG_WIRE_BYTEA, no, bytes) != 0) {
         return GMAN_ERR_NOMEM;
     }

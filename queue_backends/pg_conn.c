@@ -262,19 +262,6 @@ pg_conn_session(struct qb *q, struct gman_err *err)
     return rc;
 }
 
-/* pg_ids_array: ids as a binary bigint[] in b. */
-static int
-pg_ids_array(struct pg_wire_buf *b, const int64_t *ids, size_t n)
-{
-    if (pg_wire_arr_begin(b, PG_WIRE_INT8, n, 8 * n) != 0) {
-        return GMAN_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        pg_wire_arr_int(b, ids[i], 8);
-    }
-    return 0;
-}
-
 /* pg_conn_doubt_add: remember k ids whose COMMIT outcome is unknown (best effort). */
 void
 pg_conn_doubt_add(int64_t **list, size_t *n, const int64_t *ids, size_t k)
@@ -296,7 +283,7 @@ pg_conn_doubt_run(struct qb *q, const char *sql, int64_t **list, size_t *n, Exec
                   struct gman_err *err)
 {
     static const Oid types[2] = {PG_WIRE_INT8_ARRAY, PG_WIRE_TEXT};
-    if (sql == NULL || pg_ids_array(&q->arr[0], *list, *n) != 0) {
+    if (sql == NULL || pg_wire_int8s(&q->arr[0], *list, *n) != 0) {
         gman_err_set(err, GMAN_ERR_NOMEM, "postgres: out of memory");
         return NULL;
     }

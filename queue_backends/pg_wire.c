@@ -94,6 +94,18 @@ pg_wire_arr_int(struct pg_wire_buf *b, int64_t v, int n)
     b->len += (size_t)n;
 }
 
+int
+pg_wire_int8s(struct pg_wire_buf *b, const int64_t *ids, size_t n)
+{
+    if (pg_wire_arr_begin(b, PG_WIRE_INT8, n, 8 * n) != 0) {
+        return GMAN_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pg_wire_arr_int(b, ids[i], 8);
+    }
+    return 0;
+}
+
 /* pg_wire_add: append len bytes and keep a NUL after them. */
 int
 pg_wire_add(struct pg_wire_buf *b, const void *p, size_t len)

@@ -44,6 +44,9 @@ int pg_wire_add(struct pg_wire_buf *b, const void *p, size_t len);
  * oid, reserving room for payload bytes of elements after it. 0 or GMAN_ERR_NOMEM. */
 int pg_wire_arr_begin(struct pg_wire_buf *b, uint32_t oid, size_t k, size_t payload);
 
+/* pg_wire_int8s: b = ids[0..n) as a binary bigint[]. 0, or GMAN_ERR_NOMEM. */
+int pg_wire_int8s(struct pg_wire_buf *b, const int64_t *ids, size_t n);
+
 /* pg_wire_arr_bytes, pg_wire_arr_int: append one element (room reserved by arr_begin). */
 void pg_wire_arr_bytes(struct pg_wire_buf *b, const void *p, size_t len);
 void pg_wire_arr_int(struct pg_wire_buf *b, int64_t v, int n);
